@@ -1,0 +1,28 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+## run: install into .venv if needed, migrate, and start Hookline on ./data/hookline.db
+run: $(INSTALLED)
+	$(BIN)/hookline serve
+
+## test: install what the tests need, lint, and run the whole suite
+test: $(INSTALLED)
+	$(BIN)/ruff check src tests
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,143 @@
+"""The ``hookline`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from hookline import __version__
+from hookline.config import Settings, SettingsError
+from hookline.domain.keys import Role
+from hookline.store import keys as key_store
+from hookline.store.database import DatabaseUrlError, create_engine
+from hookline.store.migrate import upgrade_to_head
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _migrate(settings: Settings) -> None:
+    try:
+        upgrade_to_head(settings.database_url)
+    except DatabaseUrlError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run_with_engine(settings: Settings, work):  # type: ignore[no-untyped-def]
+    async def runner():  # type: ignore[no-untyped-def]
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="hookline")
+def main() -> None:
+    """Hookline: signed, retried, logged webhooks for interview events."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the database migrations (HOOKLINE_DATABASE_URL)."""
+    _migrate(_settings())
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
+def serve(host: str, port: int, no_migrate: bool) -> None:
+    """Run the API and the delivery worker in one process."""
+    import uvicorn
+
+    from hookline.api.app import create_app
+
+    settings = _settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    if not no_migrate:
+        _migrate(settings)
+    click.echo(f"Hookline {__version__} listening on http://{host}:{port}")
+    click.echo("Create an API key with: hookline keys create --workspace NAME --role integrator")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.delivery_timeout) + 5,
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Manage workspaces' API keys."""
+
+
+@keys.command("create")
+@click.option("--workspace", required=True, help="Workspace name; created if new.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.INTEGRATOR.value,
+    show_default=True,
+    help="integrator: manage webhooks; publisher: publish events.",
+)
+def keys_create(workspace: str, role: str) -> None:
+    """Create an API key. The key is printed once, as the last line; only its hash is kept."""
+    settings = _settings()
+    _migrate(settings)
+    created = _run_with_engine(
+        settings, lambda engine: key_store.create_key(engine, workspace, Role(role))
+    )
+    click.echo(
+        f"Created {created.info.role.value} key {created.info.key_id} for workspace "
+        f"{workspace!r}. Store it now: it is not shown again."
+    )
+    click.echo(created.key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List API keys (ids, never the keys themselves)."""
+    settings = _settings()
+    _migrate(settings)
+    found = _run_with_engine(settings, key_store.list_keys)
+    click.echo(f"{'KEY ID':<26} {'WORKSPACE':<20} {'ROLE':<11} {'CREATED':<24} REVOKED")
+    for info in found:
+        click.echo(
+            f"{info.key_id:<26} {info.workspace:<20} {info.role.value:<11} "
+            f"{_when(info.created_at):<24} {_when(info.revoked_at)}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id; it stops working at once."""
+    settings = _settings()
+    _migrate(settings)
+    if not _run_with_engine(settings, lambda engine: key_store.revoke_key(engine, key_id)):
+        raise click.ClickException(f"no active key with id {key_id} (see `hookline keys list`)")
+    click.echo(f"revoked {key_id}")

@@ -1,0 +1,121 @@
+"""Settings read from HOOKLINE_* environment variables, gathered in one object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/hookline.db"
+# Seconds to wait between attempts after the first, immediate one: 5 s, 5 min, 30 min,
+# 2 h, 5 h, 10 h, 10 h (the schedule Svix publishes).
+DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class SettingsError(ValueError):
+    """A HOOKLINE_* variable holds a value that cannot be used."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_positive(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0, not {raw!r}")
+    return value
+
+
+def parse_retry_schedule(raw: str) -> tuple[float, ...]:
+    """Parse "5,300,1800" into delays in seconds; an empty string means no retries."""
+    if not raw.strip():
+        return ()
+    delays = []
+    for part in raw.split(","):
+        try:
+            delay = float(part)
+        except ValueError:
+            raise SettingsError(
+                f"HOOKLINE_RETRY_SCHEDULE must be comma-separated seconds, not {raw!r}"
+            ) from None
+        if delay < 0:
+            raise SettingsError(f"HOOKLINE_RETRY_SCHEDULE has a negative delay: {part!r}")
+        delays.append(delay)
+    return tuple(delays)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    # Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter] so that
+    # deliveries that failed together do not all retry in the same instant.
+    retry_jitter: float = 0.1
+    delivery_timeout: float = 15.0
+    allow_private_urls: bool = False
+    worker_concurrency: int = 200
+    endpoint_concurrency: int = 20
+    claim_batch_size: int = 200
+    # A claim expires after the longest an attempt can take plus a margin, so a worker
+    # that died mid-send releases its deliveries to the others.
+    lease_seconds: float = 60.0
+    poll_interval: float = 1.0
+    log_level: str = "info"
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_schedule) + 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, object] = {}
+        if "HOOKLINE_DATABASE_URL" in env:
+            kwargs["database_url"] = env["HOOKLINE_DATABASE_URL"]
+        if "HOOKLINE_RETRY_SCHEDULE" in env:
+            kwargs["retry_schedule"] = parse_retry_schedule(env["HOOKLINE_RETRY_SCHEDULE"])
+        if "HOOKLINE_RETRY_JITTER" in env:
+            jitter = float(env["HOOKLINE_RETRY_JITTER"])
+            if not 0 <= jitter < 1:
+                raise SettingsError("HOOKLINE_RETRY_JITTER must be in [0, 1)")
+            kwargs["retry_jitter"] = jitter
+        if "HOOKLINE_DELIVERY_TIMEOUT" in env:
+            kwargs["delivery_timeout"] = _parse_positive(
+                "HOOKLINE_DELIVERY_TIMEOUT", env["HOOKLINE_DELIVERY_TIMEOUT"]
+            )
+        if "HOOKLINE_ALLOW_PRIVATE_URLS" in env:
+            kwargs["allow_private_urls"] = _parse_bool(
+                "HOOKLINE_ALLOW_PRIVATE_URLS", env["HOOKLINE_ALLOW_PRIVATE_URLS"]
+            )
+        for name, attr in (
+            ("HOOKLINE_WORKER_CONCURRENCY", "worker_concurrency"),
+            ("HOOKLINE_ENDPOINT_CONCURRENCY", "endpoint_concurrency"),
+            ("HOOKLINE_CLAIM_BATCH_SIZE", "claim_batch_size"),
+        ):
+            if name in env:
+                kwargs[attr] = int(_parse_positive(name, env[name]))
+        if "HOOKLINE_LEASE_SECONDS" in env:
+            kwargs["lease_seconds"] = _parse_positive(
+                "HOOKLINE_LEASE_SECONDS", env["HOOKLINE_LEASE_SECONDS"]
+            )
+        if "HOOKLINE_POLL_INTERVAL" in env:
+            kwargs["poll_interval"] = _parse_positive(
+                "HOOKLINE_POLL_INTERVAL", env["HOOKLINE_POLL_INTERVAL"]
+            )
+        if "HOOKLINE_LOG_LEVEL" in env:
+            kwargs["log_level"] = env["HOOKLINE_LOG_LEVEL"].lower()
+        settings = cls(**kwargs)  # type: ignore[arg-type]
+        if settings.lease_seconds <= settings.delivery_timeout:
+            raise SettingsError(
+                "HOOKLINE_LEASE_SECONDS must be longer than HOOKLINE_DELIVERY_TIMEOUT"
+            )
+        return settings

@@ -1,0 +1,164 @@
+"""The HTTP side of a delivery: build the signed request, send it, read a capped reply."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from hookline import __version__
+from hookline.delivery.signing import signature_header, signing_secrets
+from hookline.delivery.url_safety import (
+    SafeResolver,
+    UnsafeDestination,
+    check_address,
+    literal_address,
+)
+from hookline.domain.events import get_query_params
+from hookline.store.deliveries import ClaimedDelivery
+
+USER_AGENT = f"hookline/{__version__}"
+EXCERPT_BYTES = 1024
+# Read at most this much of a reply, so the connection can be reused for the next send
+# without letting an endpoint make Hookline buffer an unbounded body.
+MAX_READ_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    started_at: float
+    duration_ms: float
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
+    """The signed request for one attempt; ``webhook-id`` is the delivery id, stable
+    across retries, so receivers can de-duplicate on it."""
+    timestamp = int(now)
+    if delivery.http_method == "get":
+        params = get_query_params(
+            delivery.event_type, delivery.event_id, json.loads(delivery.payload)
+        )
+        query = urlencode(params)
+        existing = urlsplit(delivery.url).query
+        # The receiver sees, and verifies, the whole raw query string.
+        signed_query = f"{existing}&{query}" if existing else query
+        url = delivery.url.split("#", 1)[0].split("?", 1)[0] + "?" + signed_query
+        content, body = signed_query.encode(), None
+        headers: dict[str, str] = {}
+    else:
+        url, content, body = delivery.url.split("#", 1)[0], delivery.payload, delivery.payload
+        headers = {"content-type": "application/json"}
+    secrets = signing_secrets(
+        delivery.secret, delivery.previous_secret, delivery.previous_secret_expires_at, now
+    )
+    headers |= {
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery.delivery_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(secrets, delivery.delivery_id, timestamp, content),
+        "x-hookline-event-type": delivery.event_type,
+        "x-hookline-event-id": delivery.event_id,
+        "x-hookline-attempt": str(delivery.attempt_count + 1),
+    }
+    return OutboundRequest(delivery.http_method.upper(), url, headers, body)
+
+
+def describe_error(exc: BaseException, timeout: float) -> str:
+    """A short, secret-free account of why an attempt got no HTTP answer."""
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, UnsafeDestination):
+        return f"destination refused: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.__cause__
+        if isinstance(cause, UnsafeDestination):
+            return f"destination refused: {cause}"
+        errno = exc.os_error.errno if exc.os_error else None
+        return f"connection failed: {os.strerror(errno) if errno else exc}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected before answering"
+    if isinstance(exc, aiohttp.ClientError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Sender:
+    """One shared connection pool for every delivery of this process."""
+
+    def __init__(self, timeout: float, max_connections: int, allow_private_urls: bool) -> None:
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._allow_private_urls = allow_private_urls
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            resolver=None if self._allow_private_urls else SafeResolver(),
+            ttl_dns_cache=60,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            auto_decompress=False,
+            skip_auto_headers=("Accept-Encoding",),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _check_literal_host(self, url: str) -> None:
+        # Names are checked by the resolver; a literal address never reaches it.
+        if self._allow_private_urls:
+            return
+        host = urlsplit(url).hostname or ""
+        address = literal_address(host)
+        if address is not None:
+            check_address(host, address)
+
+    async def send(self, delivery: ClaimedDelivery) -> SendResult:
+        assert self._session is not None, "Sender.start() was not called"
+        started_at = time.time()
+        clock = time.perf_counter()
+        request = build_request(delivery, started_at)
+        status_code: int | None = None
+        excerpt: str | None = None
+        error: str | None = None
+        try:
+            self._check_literal_host(request.url)
+            async with self._session.request(
+                request.method,
+                URL(request.url, encoded=True),
+                data=request.body,
+                headers=request.headers,
+                allow_redirects=False,
+            ) as response:
+                status_code = response.status
+                body = await response.content.read(MAX_READ_BYTES)
+                excerpt = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+        except (aiohttp.ClientError, TimeoutError, UnsafeDestination, OSError) as exc:
+            error = describe_error(exc, self._timeout)
+        duration_ms = (time.perf_counter() - clock) * 1000
+        return SendResult(started_at, duration_ms, status_code, excerpt, error)

@@ -1,0 +1,118 @@
+"""Refuse destinations inside the operator's network (SSRF protection).
+
+A URL is checked when it is registered and again at every send, since DNS can change.
+At send time the connection goes to the very addresses that were checked: the resolver
+below filters them before aiohttp connects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+REGISTRATION_DNS_TIMEOUT = 3.0
+
+
+class UnsafeDestination(ValueError):
+    """The URL's host is, or resolves to, an address Hookline must not call."""
+
+
+def is_forbidden(address: IPAddress) -> bool:
+    """Loopback, private, link-local, multicast, reserved, unspecified, or otherwise not
+    globally routable (shared, documentation and benchmarking ranges among them)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or _nat64_ipv4(address)
+        if embedded is not None and is_forbidden(embedded):
+            return True
+    return address.is_multicast or not address.is_global
+
+
+def _nat64_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address in ipaddress.IPv6Network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _parse_ipv4_loose(host: str) -> ipaddress.IPv4Address | None:
+    """IPv4 in every spelling inet_aton accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = []
+    for part in parts:
+        try:
+            if part.lower().startswith("0x"):
+                numbers.append(int(part[2:], 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part, 8))
+            else:
+                numbers.append(int(part, 10))
+        except ValueError:
+            return None
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = 0
+    for n in leading:
+        value = value * 256 + n
+    value = value * 256 ** (5 - len(numbers)) + last
+    return ipaddress.IPv4Address(value)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host names literally, in any spelling, or None for a DNS name."""
+    host = host.strip("[]").split("%", 1)[0]  # brackets and an IPv6 zone id
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return _parse_ipv4_loose(host)
+
+
+def check_address(host: str, address: IPAddress) -> None:
+    if is_forbidden(address):
+        raise UnsafeDestination(
+            f"{host} is a private, loopback or reserved address ({address}); "
+            "set HOOKLINE_ALLOW_PRIVATE_URLS=true to allow it"
+        )
+
+
+async def check_url(url: str) -> None:
+    """At registration: refuse a URL whose host is, or resolves to, a forbidden address.
+
+    A name that does not resolve now is accepted; the send-time check covers it.
+    """
+    host = urlsplit(url).hostname or ""
+    literal = literal_address(host)
+    if literal is not None:
+        check_address(host, literal)
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), REGISTRATION_DNS_TIMEOUT
+        )
+    except (OSError, TimeoutError):
+        return
+    for info in infos:
+        check_address(host, ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+
+
+class SafeResolver(ThreadedResolver):
+    """aiohttp's resolver, refusing any answer that holds a forbidden address."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        literal = literal_address(host)
+        if literal is not None:
+            check_address(host, literal)
+        results = await super().resolve(host, port, family)
+        for result in results:
+            check_address(host, ipaddress.ip_address(result["host"]))
+        return results

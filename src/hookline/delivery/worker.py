@@ -1,0 +1,177 @@
+"""The delivery worker: claim due deliveries in batches, send them concurrently, and record
+the outcomes in batches, the three overlapping rather than taking turns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.config import Settings
+from hookline.delivery.retry import retry_delay
+from hookline.delivery.sender import Sender, SendResult
+from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.deliveries import (
+    AttemptOutcome,
+    ClaimedDelivery,
+    claim_due,
+    next_due_at,
+    record_outcomes,
+)
+
+log = logging.getLogger("hookline.worker")
+RECORD_BATCH_SIZE = 500
+DATABASE_RETRY_SECONDS = 1.0
+
+
+def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings) -> AttemptOutcome:
+    attempt_number = delivery.attempt_count + 1
+    next_attempt_at = None
+    if result.succeeded:
+        status = DeliveryStatus.SUCCEEDED
+    else:
+        delay = retry_delay(settings.retry_schedule, attempt_number, settings.retry_jitter)
+        if delay is None:
+            status = DeliveryStatus.FAILED
+        else:
+            status = DeliveryStatus.PENDING
+            next_attempt_at = result.started_at + result.duration_ms / 1000 + delay
+    return AttemptOutcome(
+        delivery_id=delivery.delivery_id,
+        attempt_number=attempt_number,
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        response_excerpt=result.response_excerpt,
+        error=result.error,
+        new_status=status,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+class DeliveryWorker:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._sender = Sender(
+            timeout=settings.delivery_timeout,
+            max_connections=settings.worker_concurrency,
+            allow_private_urls=settings.allow_private_urls,
+        )
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._per_webhook: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.endpoint_concurrency)
+        )
+        self._outcomes: asyncio.Queue[AttemptOutcome] = asyncio.Queue()
+        self._claim_task: asyncio.Task[None] | None = None
+        self._record_task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """New work was stored: claim now instead of at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._sender.start()
+        self._record_task = asyncio.create_task(self._record_loop(), name="hookline-record")
+        self._claim_task = asyncio.create_task(self._claim_loop(), name="hookline-claim")
+
+    async def stop(self) -> None:
+        """Stop claiming, let in-flight attempts finish (each bounded by the timeout), and
+        record their outcomes before returning."""
+        self._stopping = True
+        self._wake.set()
+        self._slot_freed.set()
+        if self._claim_task is not None:
+            self._claim_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._claim_task
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+        await self._outcomes.join()
+        if self._record_task is not None:
+            self._record_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._record_task
+        await self._sender.close()
+
+    async def _claim_loop(self) -> None:
+        settings = self._settings
+        while not self._stopping:
+            free = settings.worker_concurrency - len(self._in_flight)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            limit = min(settings.claim_batch_size, free)
+            try:
+                claimed = await claim_due(self._engine, limit, settings.lease_seconds)
+            except Exception:
+                log.exception("claiming deliveries failed; retrying")
+                await asyncio.sleep(DATABASE_RETRY_SECONDS)
+                continue
+            for delivery in claimed:
+                task = asyncio.create_task(self._deliver(delivery))
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+            if len(claimed) == limit:
+                continue  # there may be more due right now
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        timeout = self._settings.poll_interval
+        try:
+            due = await next_due_at(self._engine)
+        except Exception:
+            log.exception("reading the next due time failed")
+            due = None
+        if due is not None:
+            timeout = min(timeout, max(due - time.time(), 0.0))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+
+    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+        async with self._per_webhook[delivery.webhook_id]:
+            result = await self._sender.send(delivery)
+        outcome = outcome_of(delivery, result, self._settings)
+        log.info(
+            "attempt %d of delivery %s (event %s, webhook %s): %s",
+            outcome.attempt_number,
+            delivery.delivery_id,
+            delivery.event_id,
+            delivery.webhook_id,
+            result.status_code if result.error is None else result.error,
+        )
+        self._outcomes.put_nowait(outcome)
+
+    async def _record_loop(self) -> None:
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < RECORD_BATCH_SIZE and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            while True:
+                try:
+                    await record_outcomes(self._engine, batch)
+                    break
+                except Exception:
+                    # The claims stay leased meanwhile; if this process dies, the leases
+                    # expire and the deliveries are sent again (at-least-once).
+                    log.exception("recording %d outcomes failed; retrying", len(batch))
+                    await asyncio.sleep(DATABASE_RETRY_SECONDS)
+            for _ in batch:
+                self._outcomes.task_done()
+            if any(o.new_status is DeliveryStatus.PENDING for o in batch):
+                self._wake.set()

@@ -1,0 +1,1 @@
+"""Pure rules of Hookline: event types, payload models, webhook rules. No I/O."""

@@ -1,0 +1,90 @@
+"""Event types and the validation of published payloads."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import ValidationError
+
+from hookline.domain.payloads import (
+    InterviewCompleted,
+    InterviewStarted,
+    OpenModel,
+    ReportAvailable,
+)
+
+
+class EventType(StrEnum):
+    INTERVIEW_STARTED = "interview_started"
+    INTERVIEW_COMPLETED = "interview_completed"
+    REPORT_AVAILABLE = "report_available"
+
+
+PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {
+    EventType.INTERVIEW_STARTED: InterviewStarted,
+    EventType.INTERVIEW_COMPLETED: InterviewCompleted,
+    EventType.REPORT_AVAILABLE: ReportAvailable,
+}
+
+# The top-level scalar fields a GET delivery carries as query parameters, in this order.
+GET_QUERY_FIELDS = ("event_type", "event_id", "interview_id", "posting_id", "timestamp")
+
+
+class PayloadError(ValueError):
+    """A payload does not fit its event type's schema; ``errors`` name each field."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+def encode_payload(payload: Any) -> bytes:
+    """The exact bytes sent as a POST body: compact JSON, Unicode kept as is."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def validate_payload(event_type: EventType, payload: Any) -> OpenModel:
+    """Validate a decoded JSON payload against its event type's model."""
+    model = PAYLOAD_MODELS[event_type]
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise PayloadError(
+            [
+                {
+                    "field": ".".join(["payload", *(str(part) for part in err["loc"])]),
+                    "message": err["msg"],
+                }
+                for err in exc.errors(include_url=False)
+            ]
+        ) from None
+
+
+def get_query_params(
+    event_type: str, event_id: str, payload: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """The query parameters of a GET delivery: the event's top-level scalars."""
+    values: dict[str, Any] = {"event_type": event_type, "event_id": event_id, **payload}
+    params = []
+    for name in GET_QUERY_FIELDS:
+        value = values.get(name)
+        if value is None:
+            continue
+        # Numbers keep their JSON spelling, so a float timestamp reads back unchanged.
+        params.append((name, value if isinstance(value, str) else json.dumps(value)))
+    return params
+
+
+@cache
+def _sample_text(event_type: EventType) -> str:
+    path = resources.files("hookline.domain").joinpath(f"samples/{event_type.value}.json")
+    return path.read_text(encoding="utf-8")
+
+
+def sample_payload(event_type: EventType) -> dict[str, Any]:
+    """A fresh copy of the seed document's example payload for an event type."""
+    return json.loads(_sample_text(event_type))

@@ -1,0 +1,1 @@
+"""Storage: tables, queries and migrations. The only code that speaks SQL."""

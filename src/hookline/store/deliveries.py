@@ -1,0 +1,306 @@
+"""Deliveries and their attempts: claiming due work, recording outcomes, reading the log."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.schema import attempts, deliveries, events, webhooks
+
+# Spelled as a literal, not a bound parameter, so SQLite's planner can match the query to
+# the partial index on pending deliveries.
+IS_PENDING = deliveries.c.status == literal_column("'pending'")
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """Everything the sender needs for one attempt."""
+
+    delivery_id: str
+    attempt_count: int
+    event_id: str
+    event_type: str
+    payload: bytes
+    webhook_id: str
+    url: str
+    http_method: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: float | None
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    delivery_id: str
+    attempt_number: int
+    started_at: float
+    duration_ms: float
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    new_status: DeliveryStatus
+    next_attempt_at: float | None  # set when the delivery goes back to pending
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt_number: int
+    started_at: float
+    duration_ms: float
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    delivery_id: str
+    event_id: str
+    event_type: str
+    webhook_id: str
+    status: str
+    attempt_count: int
+    next_attempt_at: float | None
+    created_at: float
+    updated_at: float
+    attempts: list[Attempt]
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    data: list[DeliveryLog]
+    next_cursor: str | None
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+async def claim_due(engine: AsyncEngine, limit: int, lease_seconds: float) -> list[ClaimedDelivery]:
+    """Lease up to ``limit`` due deliveries to this worker: one UPDATE, then one SELECT."""
+    now = time.time()
+    due = (
+        select(deliveries.c.id)
+        .where(
+            IS_PENDING,
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claim = (
+        update(deliveries)
+        .where(deliveries.c.id.in_(due.scalar_subquery()))
+        .values(locked_until=now + lease_seconds)
+        .returning(deliveries.c.id)
+    )
+    load = (
+        select(
+            deliveries.c.id.label("delivery_id"),
+            deliveries.c.attempt_count,
+            events.c.id.label("event_id"),
+            events.c.event_type,
+            events.c.payload,
+            webhooks.c.id.label("webhook_id"),
+            webhooks.c.url,
+            webhooks.c.http_method,
+            webhooks.c.secret,
+            webhooks.c.previous_secret,
+            webhooks.c.previous_secret_expires_at,
+        )
+        .join(events, events.c.id == deliveries.c.event_id)
+        .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+    )
+    async with engine.begin() as conn:
+        ids = (await conn.execute(claim)).scalars().all()
+        if not ids:
+            return []
+        rows = (await conn.execute(load.where(deliveries.c.id.in_(ids)))).all()
+    return [ClaimedDelivery(**row._mapping) for row in rows]
+
+
+async def record_outcomes(engine: AsyncEngine, outcomes: Sequence[AttemptOutcome]) -> None:
+    """Write a batch of attempts and the deliveries' new states in one transaction.
+
+    A delivery cancelled while its attempt was in flight stays cancelled; the attempt
+    itself is still logged.
+    """
+    if not outcomes:
+        return
+    now = time.time()
+    attempt_rows = [
+        {
+            "delivery_id": o.delivery_id,
+            "attempt_number": o.attempt_number,
+            "started_at": o.started_at,
+            "duration_ms": o.duration_ms,
+            "status_code": o.status_code,
+            "response_excerpt": o.response_excerpt,
+            "error": o.error,
+        }
+        for o in outcomes
+    ]
+    state_rows = [
+        {
+            "b_id": o.delivery_id,
+            "b_status": o.new_status.value,
+            "b_attempt_count": o.attempt_number,
+            "b_next_attempt_at": o.next_attempt_at,
+        }
+        for o in outcomes
+    ]
+    set_state = (
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("b_id"), IS_PENDING)
+        .values(
+            status=bindparam("b_status"),
+            attempt_count=bindparam("b_attempt_count"),
+            next_attempt_at=bindparam("b_next_attempt_at"),
+            locked_until=None,
+            updated_at=now,
+        )
+    )
+    async with engine.begin() as conn:
+        await conn.execute(insert(attempts).values(attempt_rows))
+        await conn.execute(set_state, state_rows)
+
+
+async def release_claims(engine: AsyncEngine) -> int:
+    """Drop every lease: for a single process starting up, all claims are its own dead ones."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(deliveries)
+            .where(IS_PENDING, deliveries.c.locked_until.is_not(None))
+            .values(locked_until=None)
+        )
+    return result.rowcount
+
+
+async def next_due_at(engine: AsyncEngine) -> float | None:
+    """When the earliest unclaimed pending delivery falls due."""
+    query = select(func.min(deliveries.c.next_attempt_at)).where(
+        IS_PENDING, deliveries.c.locked_until.is_(None)
+    )
+    async with engine.connect() as conn:
+        return await conn.scalar(query)
+
+
+def _encode_cursor(created_at: float, delivery_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at!r}|{delivery_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        created_at, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return float(created_at), delivery_id
+    except ValueError:
+        raise InvalidCursor("cursor is not one this API returned") from None
+
+
+async def list_deliveries(
+    engine: AsyncEngine,
+    webhook_id: str,
+    status: DeliveryStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> DeliveryPage:
+    """A webhook's deliveries with their attempts, newest first, one page at a time."""
+    query = (
+        select(deliveries, events.c.event_type)
+        .join(events, events.c.id == deliveries.c.event_id)
+        .where(deliveries.c.webhook_id == webhook_id)
+        .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
+        .limit(limit + 1)
+    )
+    if status is not None:
+        query = query.where(deliveries.c.status == status.value)
+    if cursor is not None:
+        created_at, delivery_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                deliveries.c.created_at < created_at,
+                (deliveries.c.created_at == created_at) & (deliveries.c.id < delivery_id),
+            )
+        )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+        page, more = rows[:limit], len(rows) > limit
+        attempt_rows = (
+            await conn.execute(
+                select(attempts)
+                .where(attempts.c.delivery_id.in_([r.id for r in page]))
+                .order_by(attempts.c.attempt_number.desc(), attempts.c.id.desc())
+            )
+        ).all()
+    by_delivery: dict[str, list[Attempt]] = {}
+    for a in attempt_rows:
+        by_delivery.setdefault(a.delivery_id, []).append(
+            Attempt(
+                a.attempt_number,
+                a.started_at,
+                a.duration_ms,
+                a.status_code,
+                a.response_excerpt,
+                a.error,
+            )
+        )
+    data = [
+        DeliveryLog(
+            delivery_id=r.id,
+            event_id=r.event_id,
+            event_type=r.event_type,
+            webhook_id=r.webhook_id,
+            status=r.status,
+            attempt_count=r.attempt_count,
+            next_attempt_at=r.next_attempt_at,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            attempts=by_delivery.get(r.id, []),
+        )
+        for r in page
+    ]
+    next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    return DeliveryPage(data, next_cursor)
+
+
+@dataclass(frozen=True)
+class RedeliverResult:
+    found: bool
+    webhook_active: bool
+
+
+async def redeliver(engine: AsyncEngine, workspace_id: str, delivery_id: str) -> RedeliverResult:
+    """Queue one more attempt now, whatever the delivery's state, if its webhook is active."""
+    now = time.time()
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                select(webhooks.c.is_active)
+                .join(deliveries, deliveries.c.webhook_id == webhooks.c.id)
+                .where(deliveries.c.id == delivery_id, deliveries.c.workspace_id == workspace_id)
+            )
+        ).first()
+        if row is None:
+            return RedeliverResult(found=False, webhook_active=False)
+        if not row.is_active:
+            return RedeliverResult(found=True, webhook_active=False)
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                locked_until=None,
+                updated_at=now,
+            )
+        )
+    return RedeliverResult(found=True, webhook_active=True)

@@ -1,0 +1,160 @@
+"""Webhook registrations."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hookline.domain.ids import new_id
+from hookline.domain.webhooks import (
+    PREVIOUS_SECRET_TTL_SECONDS,
+    DeliveryStatus,
+    HttpMethod,
+    new_secret,
+)
+from hookline.store.schema import deliveries, webhooks
+
+
+@dataclass(frozen=True)
+class Webhook:
+    webhook_id: str
+    workspace_id: str
+    posting_id: str
+    url: str
+    event_type: str
+    http_method: str
+    is_active: bool
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: float | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Row) -> Webhook:
+        m = row._mapping
+        return cls(
+            webhook_id=m["id"],
+            workspace_id=m["workspace_id"],
+            posting_id=m["posting_id"],
+            url=m["url"],
+            event_type=m["event_type"],
+            http_method=m["http_method"],
+            is_active=bool(m["is_active"]),
+            secret=m["secret"],
+            previous_secret=m["previous_secret"],
+            previous_secret_expires_at=m["previous_secret_expires_at"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+
+async def create_webhook(
+    engine: AsyncEngine,
+    workspace_id: str,
+    posting_id: str,
+    url: str,
+    event_type: str,
+    http_method: HttpMethod,
+) -> Webhook:
+    now = time.time()
+    values = {
+        "id": new_id("webhook"),
+        "workspace_id": workspace_id,
+        "posting_id": posting_id,
+        "url": url,
+        "event_type": event_type,
+        "http_method": http_method.value,
+        "is_active": True,
+        "secret": new_secret(),
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with engine.begin() as conn:
+        row = (await conn.execute(insert(webhooks).values(values).returning(webhooks))).one()
+    return Webhook.from_row(row)
+
+
+async def _get(conn: AsyncConnection, workspace_id: str, webhook_id: str) -> Webhook | None:
+    row = (
+        await conn.execute(
+            select(webhooks).where(
+                webhooks.c.id == webhook_id, webhooks.c.workspace_id == workspace_id
+            )
+        )
+    ).first()
+    return None if row is None else Webhook.from_row(row)
+
+
+async def get_webhook(engine: AsyncEngine, workspace_id: str, webhook_id: str) -> Webhook | None:
+    async with engine.connect() as conn:
+        return await _get(conn, workspace_id, webhook_id)
+
+
+async def list_webhooks(
+    engine: AsyncEngine,
+    workspace_id: str,
+    posting_id: str | None = None,
+    event_type: str | None = None,
+) -> list[Webhook]:
+    query = select(webhooks).where(webhooks.c.workspace_id == workspace_id)
+    if posting_id is not None:
+        query = query.where(webhooks.c.posting_id == posting_id)
+    if event_type is not None:
+        query = query.where(webhooks.c.event_type == event_type)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query.order_by(webhooks.c.created_at, webhooks.c.id))).all()
+    return [Webhook.from_row(r) for r in rows]
+
+
+async def set_active(
+    engine: AsyncEngine, workspace_id: str, webhook_id: str, active: bool
+) -> Webhook | None:
+    """Activate or deactivate; deactivating cancels the webhook's pending deliveries."""
+    now = time.time()
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(webhooks)
+            .where(webhooks.c.id == webhook_id, webhooks.c.workspace_id == workspace_id)
+            .values(is_active=active, updated_at=now)
+            .returning(webhooks)
+        )
+        row = result.first()
+        if row is None:
+            return None
+        if not active:
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.webhook_id == webhook_id,
+                    deliveries.c.status == DeliveryStatus.PENDING,
+                )
+                .values(status=DeliveryStatus.CANCELLED, locked_until=None, updated_at=now)
+            )
+    return Webhook.from_row(row)
+
+
+async def rotate_secret(engine: AsyncEngine, workspace_id: str, webhook_id: str) -> Webhook | None:
+    """Give the webhook a new secret; the current one keeps signing for a grace period."""
+    now = time.time()
+    async with engine.begin() as conn:
+        current = await _get(conn, workspace_id, webhook_id)
+        if current is None:
+            return None
+        row = (
+            await conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == webhook_id)
+                .values(
+                    secret=new_secret(),
+                    previous_secret=current.secret,
+                    previous_secret_expires_at=now + PREVIOUS_SECRET_TTL_SECONDS,
+                    updated_at=now,
+                )
+                .returning(webhooks)
+            )
+        ).one()
+    return Webhook.from_row(row)

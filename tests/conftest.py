@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.receiver import Receiver
+from tests.support.server import HooklineServer
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed" / "examples"
+PACKAGE_SAMPLES = Path(__file__).resolve().parents[1] / "src" / "hookline" / "domain" / "samples"
+
+
+def seed_example(name: str) -> Any:
+    """A seed example, from ../shared when it is there, else the copy the package ships."""
+    path = SEED_DIR / f"{name}.json"
+    if not path.exists():
+        path = PACKAGE_SAMPLES / f"{name}.json"
+    return json.loads(path.read_text())
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Workspace:
+    name: str
+    integrator: httpx.Client
+    publisher: httpx.Client
+
+    def create_webhook(
+        self, url: str, posting_id: str, event_type: str, http_method: str | None = None
+    ) -> dict[str, Any]:
+        body = {"posting_id": posting_id, "url": url, "event_type": event_type}
+        if http_method:
+            body["http_method"] = http_method
+        response = self.integrator.post("/api/webhook/create", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def publish(
+        self, event_type: str, payload: dict[str, Any], idempotency_key: str | None = None
+    ) -> httpx.Response:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self.publisher.post(
+            "/api/events", json={"event_type": event_type, "payload": payload}, headers=headers
+        )
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HooklineServer]:
+    running = HooklineServer(
+        tmp_path_factory.mktemp("hookline"),
+        env={
+            "HOOKLINE_RETRY_SCHEDULE": "0.3,0.3,0.3",
+            "HOOKLINE_DELIVERY_TIMEOUT": "2",
+            "HOOKLINE_LEASE_SECONDS": "10",
+        },
+    ).start()
+    yield running
+    running.stop()
+
+
+def _workspace(server: HooklineServer, name: str) -> Workspace:
+    return Workspace(
+        name,
+        server.client(server.create_key(name, "integrator")),
+        server.client(server.create_key(name, "publisher")),
+    )
+
+
+@pytest.fixture(scope="session")
+def acme(server: HooklineServer) -> Workspace:
+    return _workspace(server, "acme")
+
+
+@pytest.fixture(scope="session")
+def globex(server: HooklineServer) -> Workspace:
+    """A second workspace, to show that workspaces cannot see each other."""
+    return _workspace(server, "globex")
+
+
+@pytest.fixture
+def posting_id() -> str:
+    return unique("posting")
+
+
+@pytest.fixture
+def path() -> str:
+    """A receiver path of this test's own."""
+    return "/" + unique("hook")

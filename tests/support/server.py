@@ -1,0 +1,99 @@
+"""Runs the real ``hookline serve`` as a child process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def hookline_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hookline", *args]
+
+
+class HooklineServer:
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "HOOKLINE_DATABASE_URL": f"sqlite:///{workdir / 'hookline.db'}",
+            "HOOKLINE_ALLOW_PRIVATE_URLS": "true",
+            "HOOKLINE_POLL_INTERVAL": "0.2",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str) -> str:
+        """Run a ``hookline`` subcommand against this server's database; its stdout."""
+        done = subprocess.run(
+            hookline_command(*args),
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    def create_key(self, workspace: str, role: str = "integrator") -> str:
+        return self.cli("keys", "create", "--workspace", workspace, "--role", role).splitlines()[-1]
+
+    def start(self, timeout: float = 30.0) -> HooklineServer:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            hookline_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hookline exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"hookline did not become healthy:\n{self.log()}")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown hook runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, api_key: str | None = None) -> httpx.Client:
+        headers = {"X-API-KEY": api_key} if api_key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
