@@ -45,9 +45,7 @@ class Receiver:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 reply = receiver._next_reply(parts.path)
-                if reply.delay:
-                    time.sleep(reply.delay)
-                with receiver._lock:
+                with receiver._lock:  # recorded on arrival, before any scripted delay
                     receiver.requests.append(
                         Received(
                             self.command,
@@ -59,12 +57,17 @@ class Receiver:
                         )
                     )
                     receiver._lock.notify_all()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up (timeout) or was killed
 
             do_GET = do_POST = do_PUT = _handle
 

@@ -1,0 +1,72 @@
+"""Anything accepted survives kill -9: on restart, pending and in-flight deliveries go out."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import seed_example
+from tests.support.receiver import Receiver, Reply
+from tests.support.server import HooklineServer
+
+EVENTS = 20
+
+
+def test_kill_9_loses_nothing(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    # One request at a time, each answered after a second: at the kill one attempt is in
+    # flight and the rest are claimed or waiting.
+    receiver.script("/crash", [Reply(200, delay=1.0)])
+    server = HooklineServer(tmp_path, env={"HOOKLINE_ENDPOINT_CONCURRENCY": "1"})
+    try:
+        server.start()
+        integrator = server.client(server.create_key("crash"))
+        publisher = server.client(server.create_key("crash", "publisher"))
+        created = integrator.post(
+            "/api/webhook/create",
+            json={
+                "posting_id": "crash-posting",
+                "url": receiver.url("/crash"),
+                "event_type": "interview_started",
+            },
+        )
+        assert created.status_code == 200
+        payload = seed_example("interview_started") | {"posting_id": "crash-posting"}
+        accepted = []
+        for n in range(EVENTS):
+            body = {
+                "event_type": "interview_started",
+                "payload": payload | {"interview_id": str(n)},
+            }
+            response = publisher.post("/api/events", json=body)
+            assert response.status_code == 202
+            accepted.append(str(n))
+        receiver.wait_for("/crash", 1)  # the first attempt is in flight now
+
+        server.kill()
+        sent_before_kill = {json.loads(r.body)["interview_id"] for r in receiver.at("/crash")}
+        server.start()
+        receiver.script("/crash", [Reply(200)])
+
+        def delivered() -> list[str]:
+            return [json.loads(r.body)["interview_id"] for r in receiver.at("/crash")]
+
+        deadline = time.monotonic() + 30
+        while set(delivered()) != set(accepted):
+            assert time.monotonic() < deadline, f"missing: {set(accepted) - set(delivered())}"
+            time.sleep(0.1)
+        # At-least-once: only what had been sent before the kill may arrive twice.
+        counts = Counter(delivered())
+        assert {n for n, count in counts.items() if count > 1} <= sent_before_kill
+        assert len(delivered()) - len(accepted) <= len(sent_before_kill)
+        with server.client(server.create_key("crash")) as reader:
+            webhook_id = created.json()["webhook_id"]
+            page = reader.get(
+                f"/api/webhook/deliveries/{webhook_id}", params={"limit": "100"}
+            ).json()
+        assert len(page["data"]) == EVENTS
+    finally:
+        server.stop()
+        receiver.stop()
