@@ -141,3 +141,17 @@ def keys_revoke(key_id: str) -> None:
     if not _run_with_engine(settings, lambda engine: key_store.revoke_key(engine, key_id)):
         raise click.ClickException(f"no active key with id {key_id} (see `hookline keys list`)")
     click.echo(f"revoked {key_id}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True, type=int)
+@click.option("--secret", help="The webhook's whsec_… secret, to verify each delivery.")
+def listen(host: str, port: int, secret: str | None) -> None:
+    """Receive deliveries locally: verify each signature and print the event."""
+    from aiohttp import web
+
+    from hookline.listen import make_app
+
+    click.echo(f"Listening on http://{host}:{port}/ (any path); Ctrl+C to stop")
+    web.run_app(make_app(secret, click.echo), host=host, port=port, print=None)

@@ -25,11 +25,15 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
-def _parse_positive(name: str, raw: str) -> float:
+def _parse_number(name: str, raw: str) -> float:
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _parse_positive(name: str, raw: str) -> float:
+    value = _parse_number(name, raw)
     if value <= 0:
         raise SettingsError(f"{name} must be greater than 0, not {raw!r}")
     return value
@@ -84,7 +88,7 @@ class Settings:
         if "HOOKLINE_RETRY_SCHEDULE" in env:
             kwargs["retry_schedule"] = parse_retry_schedule(env["HOOKLINE_RETRY_SCHEDULE"])
         if "HOOKLINE_RETRY_JITTER" in env:
-            jitter = float(env["HOOKLINE_RETRY_JITTER"])
+            jitter = _parse_number("HOOKLINE_RETRY_JITTER", env["HOOKLINE_RETRY_JITTER"])
             if not 0 <= jitter < 1:
                 raise SettingsError("HOOKLINE_RETRY_JITTER must be in [0, 1)")
             kwargs["retry_jitter"] = jitter
