@@ -13,16 +13,13 @@ import pytest
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed" / "examples"
-PACKAGE_SAMPLES = Path(__file__).resolve().parents[1] / "src" / "hookline" / "domain" / "samples"
+# A copy of the seed document's examples (../shared/seed/examples), kept in the repository
+# so the tests run from any clone; test_seed_copies checks it against the original.
+SEED_DIR = Path(__file__).resolve().parent / "seed"
 
 
 def seed_example(name: str) -> Any:
-    """A seed example, from ../shared when it is there, else the copy the package ships."""
-    path = SEED_DIR / f"{name}.json"
-    if not path.exists():
-        path = PACKAGE_SAMPLES / f"{name}.json"
-    return json.loads(path.read_text())
+    return json.loads((SEED_DIR / f"{name}.json").read_text())
 
 
 def unique(prefix: str) -> str:
