@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.postgres import PostgresCluster
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
 
@@ -59,7 +60,22 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HooklineServer]:
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Every test that uses the shared server runs once per backend."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").create_database()
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hookline.db'}"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[HooklineServer]:
     running = HooklineServer(
         tmp_path_factory.mktemp("hookline"),
         env={
@@ -67,6 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HooklineServer]
             "HOOKLINE_DELIVERY_TIMEOUT": "2",
             "HOOKLINE_LEASE_SECONDS": "10",
         },
+        database_url=database_url,
     ).start()
     yield running
     running.stop()

@@ -24,14 +24,16 @@ def hookline_command(*args: str) -> list[str]:
 
 
 class HooklineServer:
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, database_url: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
         self.env = {
             **os.environ,
-            "HOOKLINE_DATABASE_URL": f"sqlite:///{workdir / 'hookline.db'}",
+            "HOOKLINE_DATABASE_URL": database_url or f"sqlite:///{workdir / 'hookline.db'}",
             "HOOKLINE_ALLOW_PRIVATE_URLS": "true",
             "HOOKLINE_POLL_INTERVAL": "0.2",
             **(env or {}),

@@ -1,0 +1,90 @@
+"""A throwaway PostgreSQL cluster on a free loopback port, from the machine's own binaries."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.server import free_port
+
+
+def postgres_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (see .ci/run)")
+
+
+class PostgresCluster:
+    """initdb, start, create databases, stop and remove. As root, runs as the postgres user
+    (initdb refuses root)."""
+
+    def __init__(self) -> None:
+        self.bindir = postgres_bindir()
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="hookline-pg-"))
+        self.datadir = self.root / "data"
+        self._user = "postgres" if os.geteuid() == 0 else None
+        self._databases = 0
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [str(self.bindir / args[0]), *args[1:]],
+            check=True,
+            capture_output=True,
+            user=self._user,
+            timeout=120,
+        )
+
+    def start(self) -> PostgresCluster:
+        if self._user:
+            entry = pwd.getpwnam(self._user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-o",
+            # Throwaway test data: no fsync; loopback only; no Unix socket to clash over.
+            f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            "start",
+        )
+        return self
+
+    def create_database(self) -> str:
+        """A new empty database; its postgresql:// URL."""
+        self._databases += 1
+        name = f"hookline_{self._databases}"
+        self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-c",
+            f"CREATE DATABASE {name}",
+        )
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+        finally:
+            time.sleep(0.1)
+            shutil.rmtree(self.root, ignore_errors=True)
