@@ -13,8 +13,9 @@ from hookline import __version__
 from hookline.config import Settings, SettingsError
 from hookline.domain.keys import Role
 from hookline.store import keys as key_store
-from hookline.store.database import DatabaseUrlError, create_engine
+from hookline.store.database import DatabaseUrlError, async_url, create_engine, is_sqlite
 from hookline.store.migrate import upgrade_to_head
+from hookline.store.sqlite_lock import SecondWorkerError, SingleWorkerLock
 
 
 def _settings() -> Settings:
@@ -42,6 +43,19 @@ def _run_with_engine(settings: Settings, work):  # type: ignore[no-untyped-def]
     return asyncio.run(runner())
 
 
+def _check_single_sqlite_worker(settings: Settings) -> None:
+    """Say clearly, before serving, that SQLite's one worker is already running elsewhere."""
+    url = async_url(settings.database_url)
+    if not is_sqlite(url):
+        return
+    probe = SingleWorkerLock(url.database or "")
+    try:
+        probe.acquire()
+    except SecondWorkerError as exc:
+        raise click.ClickException(f"{exc} Or start this one with --no-worker.") from None
+    probe.release()
+
+
 def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
@@ -67,8 +81,9 @@ def migrate() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
-def serve(host: str, port: int, no_migrate: bool) -> None:
-    """Run the API and the delivery worker in one process."""
+@click.option("--no-worker", is_flag=True, help="Serve the API only; run `hookline worker` apart.")
+def serve(host: str, port: int, no_migrate: bool, no_worker: bool) -> None:
+    """Run the API and, unless --no-worker, the delivery worker in one process."""
     import uvicorn
 
     from hookline.api.app import create_app
@@ -77,10 +92,12 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     logging.getLogger().setLevel(settings.log_level.upper())
     if not no_migrate:
         _migrate(settings)
+    if not no_worker:
+        _check_single_sqlite_worker(settings)
     click.echo(f"Hookline {__version__} listening on http://{host}:{port}")
     click.echo("Create an API key with: hookline keys create --workspace NAME --role integrator")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_worker=not no_worker),
         host=host,
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
@@ -88,6 +105,33 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(settings.delivery_timeout) + 5,
     )
+
+
+@main.command()
+@click.option(
+    "--concurrency", type=int, help="Attempts in flight at once [HOOKLINE_WORKER_CONCURRENCY]."
+)
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
+def worker(concurrency: int | None, no_migrate: bool) -> None:
+    """Run only the delivery worker (any number of them on PostgreSQL)."""
+    import dataclasses
+
+    import uvloop
+
+    from hookline.delivery.service import run_worker_process
+
+    settings = _settings()
+    if concurrency is not None:
+        if concurrency < 1:
+            raise click.BadParameter("must be at least 1", param_hint="--concurrency")
+        settings = dataclasses.replace(settings, worker_concurrency=concurrency)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    if not no_migrate:
+        _migrate(settings)
+    try:
+        uvloop.run(run_worker_process(settings))
+    except SecondWorkerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,11 +12,8 @@ from hookline.api import events, health, webhooks
 from hookline.api.errors import install_error_handlers
 from hookline.api.limits import BodySizeLimit
 from hookline.config import Settings
-from hookline.delivery.worker import DeliveryWorker
-from hookline.store.database import async_url, create_engine, is_sqlite
-from hookline.store.deliveries import release_claims
-
-log = logging.getLogger("hookline")
+from hookline.delivery.service import DeliveryService
+from hookline.store.database import create_engine
 
 
 def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
@@ -25,22 +21,16 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
-        worker: DeliveryWorker | None = None
-        if run_worker:
-            if is_sqlite(async_url(settings.database_url)):
-                # On SQLite this process is the only worker: any lease left in the
-                # database belongs to an earlier run of it that died mid-send.
-                released = await release_claims(engine)
-                if released:
-                    log.info("released %d deliveries claimed by a previous run", released)
-            worker = DeliveryWorker(engine, settings)
-            await worker.start()
-            app.state.wake_worker = worker.wake
+        delivery: DeliveryService | None = None
         try:
+            if run_worker:
+                delivery = DeliveryService(engine, settings)
+                await delivery.start()
+                app.state.wake_worker = delivery.wake
             yield
         finally:
-            if worker is not None:
-                await worker.stop()
+            if delivery is not None:
+                await delivery.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, literal_column, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.notify import notify_new_work
 from hookline.store.schema import attempts, deliveries, events, webhooks
 
 # Spelled as a literal, not a bound parameter, so SQLite's planner can match the query to
@@ -303,4 +304,5 @@ async def redeliver(engine: AsyncEngine, workspace_id: str, delivery_id: str) ->
                 updated_at=now,
             )
         )
+        await notify_new_work(conn)
     return RedeliverResult(found=True, webhook_active=True)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookline.domain.ids import new_id
 from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.notify import notify_new_work
 from hookline.store.schema import deliveries, events, webhooks
 from hookline.store.sql import random_id
 
@@ -137,6 +138,8 @@ async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
         async with engine.begin() as conn:
             await _insert_event(conn, event, event_id, now)
             count = await _fan_out(conn, event, event_id, now)
+            if count:
+                await notify_new_work(conn)
     except IntegrityError:
         # A concurrent publish with the same Idempotency-Key won the race.
         earlier = await _find_by_idempotency_key(engine, event)
@@ -152,6 +155,7 @@ async def publish_to_webhook(engine: AsyncEngine, event: NewEvent, webhook_id: s
     async with engine.begin() as conn:
         await _insert_event(conn, event, event_id, now)
         count = await _fan_out(conn, event, event_id, now, webhook_id)
+        await notify_new_work(conn)
     return Published(event_id, count, replayed=False)
 
 

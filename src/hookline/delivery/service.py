@@ -1,0 +1,74 @@
+"""Everything one process needs to deliver, started and stopped together: on SQLite the
+single-worker lock and the release of a dead run's claims, on PostgreSQL the LISTEN
+connection, and the worker itself."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.config import Settings
+from hookline.delivery.worker import DeliveryWorker
+from hookline.store.database import async_url, create_engine, is_sqlite
+from hookline.store.deliveries import release_claims
+from hookline.store.notify import WorkListener
+from hookline.store.sqlite_lock import SingleWorkerLock
+
+log = logging.getLogger("hookline")
+
+
+class DeliveryService:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._worker = DeliveryWorker(engine, settings)
+        url = async_url(settings.database_url)
+        self._lock = SingleWorkerLock(url.database or "") if is_sqlite(url) else None
+        self._listener = None if is_sqlite(url) else WorkListener(settings.database_url, self.wake)
+
+    def wake(self) -> None:
+        self._worker.wake()
+
+    async def start(self) -> None:
+        if self._lock is not None:
+            self._lock.acquire()
+            # This process is now the database's only worker: any lease left behind
+            # belongs to an earlier run that died mid-send.
+            released = await release_claims(self._engine)
+            if released:
+                log.info("released %d deliveries claimed by a previous run", released)
+        await self._worker.start()
+        if self._listener is not None:
+            self._listener.start()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+        await self._worker.stop()
+        if self._lock is not None:
+            self._lock.release()
+
+
+async def run_worker_process(settings: Settings) -> None:
+    """``hookline worker``: deliver until SIGTERM or SIGINT, then stop gracefully."""
+    engine = create_engine(settings.database_url)
+    service = DeliveryService(engine, settings)
+    try:
+        await service.start()
+        log.info(
+            "delivery worker started (concurrency %d, per webhook %d)",
+            settings.worker_concurrency,
+            settings.endpoint_concurrency,
+        )
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("stopping: finishing the attempts in flight")
+        await service.stop()
+    finally:
+        await engine.dispose()
