@@ -25,9 +25,14 @@ def hookline_command(*args: str) -> list[str]:
 
 class HooklineServer:
     def __init__(
-        self, workdir: Path, env: dict[str, str] | None = None, database_url: str | None = None
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        serve_args: tuple[str, ...] = (),
     ) -> None:
         self.workdir = workdir
+        self.serve_args = serve_args
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
@@ -59,7 +64,9 @@ class HooklineServer:
     def start(self, timeout: float = 30.0) -> HooklineServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            hookline_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            hookline_command(
+                "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args
+            ),
             env=self.env,
             cwd=self.workdir,
             stdout=log,
@@ -99,3 +106,43 @@ class HooklineServer:
     def client(self, api_key: str | None = None) -> httpx.Client:
         headers = {"X-API-KEY": api_key} if api_key else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
+
+
+class HooklineWorker:
+    """A ``hookline worker`` process sharing a server's database and settings."""
+
+    def __init__(self, server: HooklineServer, name: str, *args: str) -> None:
+        self.server = server
+        self.log_path = server.workdir / f"worker-{name}.log"
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HooklineWorker:
+        self.process = subprocess.Popen(
+            hookline_command("worker", "--no-migrate", *self.args),
+            env=self.server.env,
+            cwd=self.server.workdir,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM, then wait; the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

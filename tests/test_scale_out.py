@@ -1,0 +1,100 @@
+"""Many processes on PostgreSQL: API-only servers and workers coordinate through the
+database alone; SQLite keeps to one worker and says so."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import seed_example
+from tests.support.postgres import PostgresCluster
+from tests.support.receiver import Receiver, Reply
+from tests.support.server import HooklineServer, HooklineWorker, hookline_command
+
+ATTEMPT_LINE = re.compile(r"attempt \d+ of delivery")
+
+
+def publish_many(server: HooklineServer, workspace: str, url: str, count: int) -> list[str]:
+    integrator = server.client(server.create_key(workspace))
+    publisher = server.client(server.create_key(workspace, "publisher"))
+    created = integrator.post(
+        "/api/webhook/create",
+        json={"posting_id": "scale", "url": url, "event_type": "interview_started"},
+    )
+    assert created.status_code == 200, created.text
+    payload = seed_example("interview_started") | {"posting_id": "scale"}
+    ids = []
+    for n in range(count):
+        body = {"event_type": "interview_started", "payload": payload | {"interview_id": str(n)}}
+        response = publisher.post("/api/events", json=body)
+        assert response.status_code == 202, response.text
+        ids.append(str(n))
+    return ids
+
+
+def wait_until_delivered(receiver: Receiver, path: str, ids: list[str], timeout: float) -> Counter:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = Counter(json.loads(r.body)["interview_id"] for r in receiver.at(path))
+        if set(counts) == set(ids):
+            return counts
+        assert time.monotonic() < deadline, f"{len(set(ids) - set(counts))} never delivered"
+        time.sleep(0.1)
+
+
+def test_two_workers_share_the_work_woken_by_notify(
+    tmp_path: Path, postgres: PostgresCluster
+) -> None:
+    receiver = Receiver().start()
+    receiver.script("/scale", [Reply(200, delay=0.02)])
+    # A 30 s poll: only LISTEN/NOTIFY can make these deliveries prompt.
+    server = HooklineServer(
+        tmp_path,
+        env={"HOOKLINE_POLL_INTERVAL": "30", "HOOKLINE_ENDPOINT_CONCURRENCY": "4"},
+        database_url=postgres.create_database(),
+        serve_args=("--no-worker",),
+    )
+    workers = [HooklineWorker(server, name) for name in ("a", "b")]
+    try:
+        server.start()
+        for worker in workers:
+            worker.start()
+        time.sleep(2)  # both are listening
+        ids = publish_many(server, "scale", receiver.url("/scale"), 200)
+        counts = wait_until_delivered(receiver, "/scale", ids, timeout=20)
+
+        assert max(counts.values()) == 1, "SKIP LOCKED claims: no delivery is sent twice"
+        for worker in workers:
+            assert worker.stop() == 0
+        attempts = [len(ATTEMPT_LINE.findall(w.log())) for w in workers]
+        assert sum(attempts) == 200
+        assert all(n > 0 for n in attempts), attempts
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.stop()
+        receiver.stop()
+
+
+def test_sqlite_refuses_a_second_worker(tmp_path: Path) -> None:
+    server = HooklineServer(tmp_path).start()
+    try:
+        for args in (("worker",), ("serve", "--port", "0")):
+            done = subprocess.run(
+                hookline_command(*args),
+                env=server.env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode != 0
+            assert "SQLite runs one worker" in done.stderr
+            assert "Traceback" not in done.stderr
+    finally:
+        server.stop()
