@@ -10,6 +10,8 @@ from tests.conftest import Workspace, seed_example, unique
 from tests.support.receiver import Receiver
 
 SEED_FIELDS = set(seed_example("webhook_response"))
+# Beyond the seed: why Hookline deactivated a webhook itself (None otherwise).
+WEBHOOK_FIELDS = SEED_FIELDS | {"disabled_reason"}
 
 
 def test_create_returns_the_seed_fields_and_a_secret(acme: Workspace, receiver: Receiver) -> None:
@@ -18,7 +20,8 @@ def test_create_returns_the_seed_fields_and_a_secret(acme: Workspace, receiver: 
 
     assert response.status_code == 200
     created = response.json()
-    assert set(created) == SEED_FIELDS | {"secret"}
+    assert set(created) == WEBHOOK_FIELDS | {"secret"}
+    assert created["disabled_reason"] is None
     assert created["posting_id"] == request["posting_id"]
     assert created["url"] == request["url"]
     assert created["event_type"] == "interview_completed"

@@ -73,6 +73,8 @@ class Settings:
     # that died mid-send releases its deliveries to the others.
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+    # A webhook whose every attempt has failed for this long is deactivated (Svix: 5 days).
+    disable_after_hours: float = 120.0
     log_level: str = "info"
 
     @property
@@ -114,6 +116,10 @@ class Settings:
         if "HOOKLINE_POLL_INTERVAL" in env:
             kwargs["poll_interval"] = _parse_positive(
                 "HOOKLINE_POLL_INTERVAL", env["HOOKLINE_POLL_INTERVAL"]
+            )
+        if "HOOKLINE_DISABLE_AFTER_HOURS" in env:
+            kwargs["disable_after_hours"] = _parse_positive(
+                "HOOKLINE_DISABLE_AFTER_HOURS", env["HOOKLINE_DISABLE_AFTER_HOURS"]
             )
         if "HOOKLINE_LOG_LEVEL" in env:
             kwargs["log_level"] = env["HOOKLINE_LOG_LEVEL"].lower()

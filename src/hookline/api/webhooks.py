@@ -29,6 +29,7 @@ SEED_WEBHOOK = {
     "is_active": True,
     "created_at": 1703097600.0,
     "updated_at": 1703097600.0,
+    "disabled_reason": None,
 }
 
 
@@ -80,6 +81,9 @@ class WebhookOut(BaseModel):
     is_active: bool
     created_at: float
     updated_at: float
+    disabled_reason: str | None = Field(
+        None, description="Why Hookline deactivated the webhook itself (410 Gone, failing too long)"
+    )
 
     @classmethod
     def of(cls, webhook: Webhook) -> WebhookOut:
@@ -92,6 +96,7 @@ class WebhookOut(BaseModel):
             is_active=webhook.is_active,
             created_at=webhook.created_at,
             updated_at=webhook.updated_at,
+            disabled_reason=webhook.disabled_reason,
         )
 
 
@@ -140,6 +145,10 @@ class DeliveryOut(BaseModel):
 class DeliveryPageOut(BaseModel):
     data: list[DeliveryOut]
     next_cursor: str | None
+
+
+class Recovered(BaseModel):
+    recovered: int = Field(description="How many failed deliveries were queued again")
 
 
 class Redelivered(BaseModel):
@@ -301,3 +310,23 @@ async def redeliver(request: Request, principal: CurrentPrincipal, delivery_id: 
         raise HTTPException(409, "the delivery's webhook is deactivated; activate it first")
     request.app.state.wake_worker()
     return Redelivered(delivery_id=delivery_id, status=DeliveryStatus.PENDING)
+
+
+@router.post(
+    "/recover/{webhook_id}", response_model=Recovered, status_code=202, summary="Recover failures"
+)
+async def recover_failed(
+    request: Request,
+    principal: CurrentPrincipal,
+    webhook_id: str,
+    since: Annotated[float, Query(ge=0, description="Unix time: recover failures from then on")],
+):
+    """Queue every failed delivery created since ``since`` for a new attempt now: after
+    re-activating a webhook, this is how an integrator catches up."""
+    webhook = await _owned(request, principal, webhook_id)
+    if not webhook.is_active:
+        raise HTTPException(409, "webhook is deactivated; activate it first")
+    count = await delivery_store.recover_failed(request.app.state.engine, webhook_id, since)
+    if count:
+        request.app.state.wake_worker()
+    return Recovered(recovered=count)

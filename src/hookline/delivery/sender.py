@@ -6,6 +6,8 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
@@ -27,6 +29,7 @@ EXCERPT_BYTES = 1024
 # Read at most this much of a reply, so the connection can be reused for the next send
 # without letting an endpoint make Hookline buffer an unbounded body.
 MAX_READ_BYTES = 64 * 1024
+RETRY_AFTER_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,7 @@ class SendResult:
     status_code: int | None
     response_excerpt: str | None
     error: str | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+    retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
 
 
 def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
@@ -81,6 +81,19 @@ def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
         "x-hookline-attempt": str(delivery.attempt_count + 1),
     }
     return OutboundRequest(delivery.http_method.upper(), url, headers, body)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
+    except (TypeError, ValueError):
+        return None
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
@@ -146,6 +159,7 @@ class Sender:
         status_code: int | None = None
         excerpt: str | None = None
         error: str | None = None
+        retry_after: float | None = None
         try:
             self._check_literal_host(request.url)
             async with self._session.request(
@@ -156,9 +170,13 @@ class Sender:
                 allow_redirects=False,
             ) as response:
                 status_code = response.status
+                if status_code in RETRY_AFTER_STATUSES:
+                    retry_after = parse_retry_after(
+                        response.headers.get("retry-after"), time.time()
+                    )
                 body = await response.content.read(MAX_READ_BYTES)
                 excerpt = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
         except (aiohttp.ClientError, TimeoutError, UnsafeDestination, OSError) as exc:
             error = describe_error(exc, self._timeout)
         duration_ms = (time.perf_counter() - clock) * 1000
-        return SendResult(started_at, duration_ms, status_code, excerpt, error)
+        return SendResult(started_at, duration_ms, status_code, excerpt, error, retry_after)

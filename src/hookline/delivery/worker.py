@@ -7,12 +7,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.config import Settings
-from hookline.delivery.retry import retry_delay
+from hookline.delivery.retry import honour_retry_after, retry_delay
 from hookline.delivery.sender import Sender, SendResult
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.deliveries import (
@@ -31,7 +31,8 @@ DATABASE_RETRY_SECONDS = 1.0
 def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings) -> AttemptOutcome:
     attempt_number = delivery.attempt_count + 1
     next_attempt_at = None
-    if result.succeeded:
+    code = result.status_code
+    if code is not None and 200 <= code < 300:
         status = DeliveryStatus.SUCCEEDED
     else:
         delay = retry_delay(settings.retry_schedule, attempt_number, settings.retry_jitter)
@@ -39,9 +40,11 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
             status = DeliveryStatus.FAILED
         else:
             status = DeliveryStatus.PENDING
+            delay = honour_retry_after(delay, result.retry_after)
             next_attempt_at = result.started_at + result.duration_ms / 1000 + delay
     return AttemptOutcome(
         delivery_id=delivery.delivery_id,
+        webhook_id=delivery.webhook_id,
         attempt_number=attempt_number,
         started_at=result.started_at,
         duration_ms=result.duration_ms,
@@ -66,6 +69,10 @@ class DeliveryWorker:
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Claimed but unfinished deliveries per webhook. Claims never take more than
+        # endpoint_concurrency of one webhook, nor any of a webhook already at it; the
+        # semaphores hold the sends themselves to the limit.
+        self._per_webhook_claimed: Counter[str] = Counter()
         self._per_webhook: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.endpoint_concurrency)
         )
@@ -111,13 +118,25 @@ class DeliveryWorker:
                 continue
             self._wake.clear()
             limit = min(settings.claim_batch_size, free)
+            busy = [
+                webhook_id
+                for webhook_id, count in self._per_webhook_claimed.items()
+                if count >= settings.endpoint_concurrency
+            ]
             try:
-                claimed = await claim_due(self._engine, limit, settings.lease_seconds)
+                claimed = await claim_due(
+                    self._engine,
+                    limit,
+                    settings.lease_seconds,
+                    settings.endpoint_concurrency,
+                    busy,
+                )
             except Exception:
                 log.exception("claiming deliveries failed; retrying")
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
                 continue
             for delivery in claimed:
+                self._per_webhook_claimed[delivery.webhook_id] += 1
                 task = asyncio.create_task(self._deliver(delivery))
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished)
@@ -144,8 +163,11 @@ class DeliveryWorker:
             log.error("delivery task failed", exc_info=task.exception())
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
-        async with self._per_webhook[delivery.webhook_id]:
-            result = await self._sender.send(delivery)
+        try:
+            async with self._per_webhook[delivery.webhook_id]:
+                result = await self._sender.send(delivery)
+        finally:
+            self._release_webhook_slot(delivery.webhook_id)
         outcome = outcome_of(delivery, result, self._settings)
         log.info(
             "attempt %d of delivery %s (event %s, webhook %s): %s",
@@ -157,6 +179,14 @@ class DeliveryWorker:
         )
         self._outcomes.put_nowait(outcome)
 
+    def _release_webhook_slot(self, webhook_id: str) -> None:
+        if self._per_webhook_claimed[webhook_id] >= self._settings.endpoint_concurrency:
+            self._wake.set()  # the webhook was skipped by claims; it may take more now
+        self._per_webhook_claimed[webhook_id] -= 1
+        if self._per_webhook_claimed[webhook_id] <= 0:
+            del self._per_webhook_claimed[webhook_id]
+            self._per_webhook.pop(webhook_id, None)
+
     async def _record_loop(self) -> None:
         while True:
             batch = [await self._outcomes.get()]
@@ -164,7 +194,9 @@ class DeliveryWorker:
                 batch.append(self._outcomes.get_nowait())
             while True:
                 try:
-                    await record_outcomes(self._engine, batch)
+                    await record_outcomes(
+                        self._engine, batch, self._settings.disable_after_hours * 3600
+                    )
                     break
                 except Exception:
                     # The claims stay leased meanwhile; if this process dies, the leases

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ColumnElement
 
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.notify import notify_new_work
 from hookline.store.schema import attempts, deliveries, events, webhooks
+from hookline.store.webhooks import cancel_pending
+
+log = logging.getLogger("hookline.store")
 
 # Spelled as a literal, not a bound parameter, so SQLite's planner can match the query to
 # the partial index on pending deliveries.
 IS_PENDING = deliveries.c.status == literal_column("'pending'")
 MAX_PAGE_SIZE = 100
+# How many due rows a claim looks at per delivery it may take, so that the per-webhook cap
+# can pass over a busy webhook's backlog to reach the others.
+CLAIM_SCAN_FACTOR = 4
+GONE_REASON = "the endpoint answered 410 Gone"
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class ClaimedDelivery:
 @dataclass(frozen=True)
 class AttemptOutcome:
     delivery_id: str
+    webhook_id: str
     attempt_number: int
     started_at: float
     duration_ms: float
@@ -48,6 +59,10 @@ class AttemptOutcome:
     error: str | None
     new_status: DeliveryStatus
     next_attempt_at: float | None  # set when the delivery goes back to pending
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 @dataclass(frozen=True)
@@ -84,23 +99,47 @@ class InvalidCursor(ValueError):
     pass
 
 
-async def claim_due(engine: AsyncEngine, limit: int, lease_seconds: float) -> list[ClaimedDelivery]:
-    """Lease up to ``limit`` due deliveries to this worker: one UPDATE, then one SELECT."""
+async def claim_due(
+    engine: AsyncEngine,
+    limit: int,
+    lease_seconds: float,
+    per_webhook: int,
+    skip_webhooks: Collection[str] = (),
+) -> list[ClaimedDelivery]:
+    """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
+    one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
+    slow endpoint's backlog cannot fill the worker. One UPDATE, then one SELECT."""
     now = time.time()
-    due = (
-        select(deliveries.c.id)
+    candidates = (
+        select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
         .where(
             IS_PENDING,
             deliveries.c.next_attempt_at <= now,
             or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
         )
         .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
+        .limit(limit * CLAIM_SCAN_FACTOR)
         .with_for_update(skip_locked=True)
+    )
+    if skip_webhooks:
+        candidates = candidates.where(deliveries.c.webhook_id.not_in(skip_webhooks))
+    candidates = candidates.subquery("candidates")
+    ranked = select(
+        candidates.c.id,
+        candidates.c.next_attempt_at,
+        func.row_number()
+        .over(partition_by=candidates.c.webhook_id, order_by=candidates.c.next_attempt_at)
+        .label("rank"),
+    ).subquery("ranked")
+    chosen = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= per_webhook)
+        .order_by(ranked.c.next_attempt_at)
+        .limit(limit)
     )
     claim = (
         update(deliveries)
-        .where(deliveries.c.id.in_(due.scalar_subquery()))
+        .where(deliveries.c.id.in_(chosen.scalar_subquery()))
         .values(locked_until=now + lease_seconds)
         .returning(deliveries.c.id)
     )
@@ -129,11 +168,15 @@ async def claim_due(engine: AsyncEngine, limit: int, lease_seconds: float) -> li
     return [ClaimedDelivery(**row._mapping) for row in rows]
 
 
-async def record_outcomes(engine: AsyncEngine, outcomes: Sequence[AttemptOutcome]) -> None:
-    """Write a batch of attempts and the deliveries' new states in one transaction.
+async def record_outcomes(
+    engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], disable_after_seconds: float
+) -> None:
+    """Write a batch of attempts, the deliveries' new states and their webhooks' health in
+    one transaction, each as one statement.
 
     A delivery cancelled while its attempt was in flight stays cancelled; the attempt
-    itself is still logged.
+    itself is still logged. A webhook that answered 410 Gone, or whose attempts have all
+    failed for ``disable_after_seconds``, is deactivated with the reason recorded.
     """
     if not outcomes:
         return
@@ -170,9 +213,54 @@ async def record_outcomes(engine: AsyncEngine, outcomes: Sequence[AttemptOutcome
             updated_at=now,
         )
     )
+    healthy = {o.webhook_id for o in outcomes if o.succeeded}
+    failing = {o.webhook_id for o in outcomes if not o.succeeded} - healthy
+    gone = {o.webhook_id for o in outcomes if o.status_code == HTTPStatus.GONE}
     async with engine.begin() as conn:
         await conn.execute(insert(attempts).values(attempt_rows))
         await conn.execute(set_state, state_rows)
+        if healthy:
+            await conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id.in_(healthy), webhooks.c.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
+        if failing:
+            await conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id.in_(failing), webhooks.c.failing_since.is_(None))
+                .values(
+                    failing_since=min(o.started_at for o in outcomes if o.webhook_id in failing)
+                )
+            )
+            failing_too_long = webhooks.c.id.in_(failing) & (
+                webhooks.c.failing_since <= now - disable_after_seconds
+            )
+            hours = disable_after_seconds / 3600
+            reason = f"every delivery attempt failed for {hours:g} hours"
+            await _disable(conn, failing_too_long, reason, now)
+        if gone:
+            await _disable(conn, webhooks.c.id.in_(gone), GONE_REASON, now)
+
+
+async def _disable(
+    conn: AsyncConnection, which: ColumnElement[bool], reason: str, now: float
+) -> None:
+    disabled = (
+        (
+            await conn.execute(
+                update(webhooks)
+                .where(which, webhooks.c.is_active.is_(True))
+                .values(is_active=False, disabled_reason=reason, updated_at=now)
+                .returning(webhooks.c.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if disabled:
+        log.warning("disabled webhooks %s: %s", ", ".join(disabled), reason)
+        await cancel_pending(conn, disabled, now)
 
 
 async def release_claims(engine: AsyncEngine) -> int:
@@ -306,3 +394,27 @@ async def redeliver(engine: AsyncEngine, workspace_id: str, delivery_id: str) ->
         )
         await notify_new_work(conn)
     return RedeliverResult(found=True, webhook_active=True)
+
+
+async def recover_failed(engine: AsyncEngine, webhook_id: str, since: float) -> int:
+    """Queue every failed delivery of the webhook created since ``since`` for one more
+    attempt now; how many."""
+    now = time.time()
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.webhook_id == webhook_id,
+                deliveries.c.status == DeliveryStatus.FAILED.value,
+                deliveries.c.created_at >= since,
+            )
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                locked_until=None,
+                updated_at=now,
+            )
+        )
+        if result.rowcount:
+            await notify_new_work(conn)
+    return result.rowcount

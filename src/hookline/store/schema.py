@@ -56,6 +56,10 @@ webhooks = Table(
     Column("secret", String(100), nullable=False),
     Column("previous_secret", String(100)),
     Column("previous_secret_expires_at", Float),
+    # Set when Hookline deactivated the webhook itself (410 Gone, failing too long).
+    Column("disabled_reason", Text),
+    # When the current run of failed attempts began; cleared by any success.
+    Column("failing_since", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_webhooks_fanout", "workspace_id", "posting_id", "event_type"),

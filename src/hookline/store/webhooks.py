@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Row, insert, select, update
@@ -30,6 +31,7 @@ class Webhook:
     secret: str
     previous_secret: str | None
     previous_secret_expires_at: float | None
+    disabled_reason: str | None
     created_at: float
     updated_at: float
 
@@ -47,6 +49,7 @@ class Webhook:
             secret=m["secret"],
             previous_secret=m["previous_secret"],
             previous_secret_expires_at=m["previous_secret_expires_at"],
+            disabled_reason=m["disabled_reason"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
         )
@@ -110,30 +113,36 @@ async def list_webhooks(
     return [Webhook.from_row(r) for r in rows]
 
 
+async def cancel_pending(conn: AsyncConnection, webhook_ids: Collection[str], now: float) -> None:
+    """A deactivated webhook gets nothing more: its pending deliveries are cancelled."""
+    await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.webhook_id.in_(webhook_ids),
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+        )
+        .values(status=DeliveryStatus.CANCELLED.value, locked_until=None, updated_at=now)
+    )
+
+
 async def set_active(
     engine: AsyncEngine, workspace_id: str, webhook_id: str, active: bool
 ) -> Webhook | None:
-    """Activate or deactivate; deactivating cancels the webhook's pending deliveries."""
+    """Activate or deactivate by hand; deactivating cancels the pending deliveries, and
+    activating forgets why Hookline may have disabled the webhook."""
     now = time.time()
     async with engine.begin() as conn:
         result = await conn.execute(
             update(webhooks)
             .where(webhooks.c.id == webhook_id, webhooks.c.workspace_id == workspace_id)
-            .values(is_active=active, updated_at=now)
+            .values(is_active=active, disabled_reason=None, failing_since=None, updated_at=now)
             .returning(webhooks)
         )
         row = result.first()
         if row is None:
             return None
         if not active:
-            await conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.webhook_id == webhook_id,
-                    deliveries.c.status == DeliveryStatus.PENDING,
-                )
-                .values(status=DeliveryStatus.CANCELLED, locked_until=None, updated_at=now)
-            )
+            await cancel_pending(conn, [webhook_id], now)
     return Webhook.from_row(row)
 
 
