@@ -67,11 +67,29 @@ def postgres() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Every test that uses the shared server runs once per backend."""
-    if request.param == "postgresql":
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test that uses a database through these fixtures runs once per backend."""
+    return request.param
+
+
+def _new_database(request: pytest.FixtureRequest, backend: str, directory: Path) -> str:
+    if backend == "postgresql":
         return request.getfixturevalue("postgres").create_database()
-    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hookline.db'}"
+    return f"sqlite:///{directory / 'hookline.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The shared server's database."""
+    return _new_database(request, backend, tmp_path_factory.mktemp("shared-db"))
+
+
+@pytest.fixture
+def new_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """An empty database of this test's own, for a server of its own."""
+    return _new_database(request, backend, tmp_path)
 
 
 @pytest.fixture(scope="session")

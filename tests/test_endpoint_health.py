@@ -1,0 +1,215 @@
+"""Endpoints that misbehave: slow ones hold up nobody else; Retry-After, 410 Gone and long
+failure are honoured; failed deliveries can be recovered."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Workspace, seed_example
+from tests.support.receiver import Receiver, Reply
+from tests.support.server import HooklineServer
+
+
+def payload_for(posting_id: str, interview_id: str = "A1") -> dict:
+    return seed_example("interview_started") | {
+        "posting_id": posting_id,
+        "interview_id": interview_id,
+    }
+
+
+def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return result
+
+
+def test_slow_endpoint_does_not_hold_up_a_fast_one(tmp_path: Path, new_database_url: str) -> None:
+    receiver = Receiver().start()
+    receiver.script("/slow", [Reply(200, delay=10)])
+    server = HooklineServer(
+        tmp_path,
+        env={"HOOKLINE_ENDPOINT_CONCURRENCY": "2", "HOOKLINE_WORKER_CONCURRENCY": "10"},
+        database_url=new_database_url,
+    )
+    try:
+        server.start()
+        integrator = server.client(server.create_key("isolation"))
+        publisher = server.client(server.create_key("isolation", "publisher"))
+        for path, posting in (("/slow", "slow-posting"), ("/fast", "fast-posting")):
+            integrator.post(
+                "/api/webhook/create",
+                json={
+                    "posting_id": posting,
+                    "url": receiver.url(path),
+                    "event_type": "interview_started",
+                },
+            )
+        # The slow endpoint's backlog first: 30 deliveries of 10 s each.
+        for n in range(30):
+            body = {
+                "event_type": "interview_started",
+                "payload": payload_for("slow-posting", str(n)),
+            }
+            assert publisher.post("/api/events", json=body).status_code == 202
+        receiver.wait_for("/slow", 2)
+        started = time.monotonic()
+        for n in range(20):
+            body = {
+                "event_type": "interview_started",
+                "payload": payload_for("fast-posting", str(n)),
+            }
+            assert publisher.post("/api/events", json=body).status_code == 202
+        receiver.wait_for("/fast", 20, timeout=8)
+        elapsed = time.monotonic() - started
+
+        assert elapsed < 8  # a tenth of what the slow backlog needs even at full concurrency
+        assert len(receiver.at("/slow")) == 2  # the per-endpoint limit
+    finally:
+        server.kill()
+        receiver.stop()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(
+    acme: Workspace, receiver: Receiver, path: str, posting_id: str, status: int
+) -> None:
+    receiver.script(path, [Reply(status, headers={"retry-after": "2"}), Reply(200)])
+    acme.create_webhook(receiver.url(path), posting_id, "interview_started")
+
+    acme.publish("interview_started", payload_for(posting_id))
+    first, second = receiver.wait_for(path, 2, timeout=10)
+
+    # The schedule says 0.3 s; the endpoint asked for 2 s.
+    assert second.at - first.at >= 1.9
+
+
+def test_gone_deactivates_the_webhook_at_once(
+    acme: Workspace, receiver: Receiver, path: str, posting_id: str
+) -> None:
+    receiver.script(path, [Reply(410, b"no such hook")])
+    webhook = acme.create_webhook(receiver.url(path), posting_id, "interview_started")
+
+    event_id = acme.publish("interview_started", payload_for(posting_id)).json()["event_id"]
+    receiver.wait_for(path)
+    fetched = wait_for(
+        lambda: (
+            (w := acme.integrator.get(f"/api/webhook/fetch/{webhook['webhook_id']}").json())[
+                "is_active"
+            ]
+            is False
+            and w
+        ),
+        10,
+        "the webhook to be deactivated",
+    )
+
+    assert fetched["disabled_reason"] == "the endpoint answered 410 Gone"
+    event = acme.integrator.get(f"/api/events/{event_id}").json()
+    assert event["deliveries"][0]["status"] == "cancelled"
+    time.sleep(1)
+    assert len(receiver.at(path)) == 1
+    assert acme.publish("interview_started", payload_for(posting_id)).json()["deliveries"] == 0
+    reactivated = acme.integrator.post(f"/api/webhook/activate/{webhook['webhook_id']}").json()
+    assert reactivated["is_active"] is True
+    assert reactivated["disabled_reason"] is None
+
+
+@pytest.fixture
+def quick_disable(tmp_path: Path, new_database_url: str) -> Iterator[HooklineServer]:
+    server = HooklineServer(
+        tmp_path,
+        env={
+            "HOOKLINE_RETRY_SCHEDULE": ",".join(["0.3"] * 20),
+            "HOOKLINE_DISABLE_AFTER_HOURS": str(1.5 / 3600),  # 1.5 s
+        },
+        database_url=new_database_url,
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_webhook_failing_for_too_long_is_disabled_with_the_reason(
+    quick_disable: HooklineServer,
+) -> None:
+    receiver = Receiver().start()
+    receiver.script("/down", [Reply(500)])
+    server = quick_disable
+    try:
+        integrator = server.client(server.create_key("health"))
+        publisher = server.client(server.create_key("health", "publisher"))
+        webhook = integrator.post(
+            "/api/webhook/create",
+            json={
+                "posting_id": "down",
+                "url": receiver.url("/down"),
+                "event_type": "interview_started",
+            },
+        ).json()
+        body = {"event_type": "interview_started", "payload": payload_for("down")}
+        event_id = publisher.post("/api/events", json=body).json()["event_id"]
+
+        fetched = wait_for(
+            lambda: (
+                (w := integrator.get(f"/api/webhook/fetch/{webhook['webhook_id']}").json())[
+                    "is_active"
+                ]
+                is False
+                and w
+            ),
+            15,
+            "the failing webhook to be disabled",
+        )
+        assert fetched["disabled_reason"] == "every delivery attempt failed for 0.000416667 hours"
+        event = integrator.get(f"/api/events/{event_id}").json()
+        assert event["deliveries"][0]["status"] == "cancelled"
+        assert 4 <= event["deliveries"][0]["attempt_count"] < 20
+    finally:
+        receiver.stop()
+
+
+def test_recover_requeues_failed_deliveries_since_a_time(
+    acme: Workspace, receiver: Receiver, path: str, posting_id: str
+) -> None:
+    receiver.script(path, [Reply(500)])
+    webhook = acme.create_webhook(receiver.url(path), posting_id, "interview_started")
+    webhook_id = webhook["webhook_id"]
+    old = acme.publish("interview_started", payload_for(posting_id, "old")).json()["event_id"]
+    time.sleep(0.2)
+    since = time.time()
+    new = acme.publish("interview_started", payload_for(posting_id, "new")).json()["event_id"]
+    for event_id in (old, new):
+        wait_for(
+            lambda e=event_id: (
+                acme.integrator.get(f"/api/events/{e}").json()["deliveries"][0]["status"]
+                == "failed"
+            ),
+            10,
+            "failure",
+        )
+    receiver.script(path, [Reply(200)])
+
+    response = acme.integrator.post(f"/api/webhook/recover/{webhook_id}", params={"since": since})
+    assert response.status_code == 202
+    assert response.json() == {"recovered": 1}
+    wait_for(
+        lambda: (
+            acme.integrator.get(f"/api/events/{new}").json()["deliveries"][0]["status"]
+            == "succeeded"
+        ),
+        10,
+        "the recovered delivery",
+    )
+    assert acme.integrator.get(f"/api/events/{old}").json()["deliveries"][0]["status"] == "failed"
+
+    missing = acme.integrator.post(f"/api/webhook/recover/{webhook_id}")
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "since"
+    acme.integrator.post(f"/api/webhook/deactivate/{webhook_id}")
+    refused = acme.integrator.post(f"/api/webhook/recover/{webhook_id}", params={"since": 0})
+    assert refused.status_code == 409
