@@ -75,6 +75,8 @@ class Settings:
     poll_interval: float = 1.0
     # A webhook whose every attempt has failed for this long is deactivated (Svix: 5 days).
     disable_after_hours: float = 120.0
+    retention_days: float = 30.0
+    purge_interval: float = 600.0
     log_level: str = "info"
 
     @property
@@ -120,6 +122,14 @@ class Settings:
         if "HOOKLINE_DISABLE_AFTER_HOURS" in env:
             kwargs["disable_after_hours"] = _parse_positive(
                 "HOOKLINE_DISABLE_AFTER_HOURS", env["HOOKLINE_DISABLE_AFTER_HOURS"]
+            )
+        if "HOOKLINE_RETENTION_DAYS" in env:
+            kwargs["retention_days"] = _parse_positive(
+                "HOOKLINE_RETENTION_DAYS", env["HOOKLINE_RETENTION_DAYS"]
+            )
+        if "HOOKLINE_PURGE_INTERVAL" in env:
+            kwargs["purge_interval"] = _parse_positive(
+                "HOOKLINE_PURGE_INTERVAL", env["HOOKLINE_PURGE_INTERVAL"]
             )
         if "HOOKLINE_LOG_LEVEL" in env:
             kwargs["log_level"] = env["HOOKLINE_LOG_LEVEL"].lower()

@@ -1,6 +1,6 @@
 """Everything one process needs to deliver, started and stopped together: on SQLite the
 single-worker lock and the release of a dead run's claims, on PostgreSQL the LISTEN
-connection, and the worker itself."""
+connection, the worker itself and the retention purge."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import signal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.config import Settings
+from hookline.delivery.retention import RetentionPurger
 from hookline.delivery.worker import DeliveryWorker
 from hookline.store.database import async_url, create_engine, is_sqlite
 from hookline.store.deliveries import release_claims
@@ -28,6 +29,7 @@ class DeliveryService:
         url = async_url(settings.database_url)
         self._lock = SingleWorkerLock(url.database or "") if is_sqlite(url) else None
         self._listener = None if is_sqlite(url) else WorkListener(settings.database_url, self.wake)
+        self._purger = RetentionPurger(engine, settings.retention_days, settings.purge_interval)
 
     def wake(self) -> None:
         self._worker.wake()
@@ -43,8 +45,10 @@ class DeliveryService:
         await self._worker.start()
         if self._listener is not None:
             self._listener.start()
+        self._purger.start()
 
     async def stop(self) -> None:
+        await self._purger.stop()
         if self._listener is not None:
             await self._listener.stop()
         await self._worker.stop()

@@ -21,6 +21,7 @@ from hookline.store.deliveries import (
     claim_due,
     next_due_at,
     record_outcomes,
+    release_claims,
 )
 
 log = logging.getLogger("hookline.worker")
@@ -77,6 +78,7 @@ class DeliveryWorker:
             lambda: asyncio.Semaphore(settings.endpoint_concurrency)
         )
         self._outcomes: asyncio.Queue[AttemptOutcome] = asyncio.Queue()
+        self._unsent: list[str] = []  # claimed, then not sent because the worker stopped
         self._claim_task: asyncio.Task[None] | None = None
         self._record_task: asyncio.Task[None] | None = None
 
@@ -90,8 +92,9 @@ class DeliveryWorker:
         self._claim_task = asyncio.create_task(self._claim_loop(), name="hookline-claim")
 
     async def stop(self) -> None:
-        """Stop claiming, let in-flight attempts finish (each bounded by the timeout), and
-        record their outcomes before returning."""
+        """Stop claiming, let in-flight attempts finish (each bounded by the timeout),
+        record their outcomes and release the claims not yet sent, so that nothing is left
+        locked."""
         self._stopping = True
         self._wake.set()
         self._slot_freed.set()
@@ -102,6 +105,13 @@ class DeliveryWorker:
         if self._in_flight:
             await asyncio.wait(self._in_flight)
         await self._outcomes.join()
+        try:
+            released = await release_claims(self._engine, self._unsent)
+        except Exception:
+            log.exception("releasing unsent claims failed; their leases will expire")
+        else:
+            if released:
+                log.info("released %d claimed deliveries not yet sent", released)
         if self._record_task is not None:
             self._record_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -165,6 +175,9 @@ class DeliveryWorker:
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         try:
             async with self._per_webhook[delivery.webhook_id]:
+                if self._stopping:
+                    self._unsent.append(delivery.delivery_id)
+                    return
                 result = await self._sender.send(delivery)
         finally:
             self._release_webhook_slot(delivery.webhook_id)

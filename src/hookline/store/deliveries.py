@@ -263,14 +263,17 @@ async def _disable(
         await cancel_pending(conn, disabled, now)
 
 
-async def release_claims(engine: AsyncEngine) -> int:
-    """Drop every lease: for a single process starting up, all claims are its own dead ones."""
+async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | None = None) -> int:
+    """Drop leases so other workers may claim the deliveries at once: the given ones (a
+    worker stopping before it sent them), or all (a single SQLite process starting up,
+    for which every lease left is a dead run's)."""
+    query = update(deliveries).where(IS_PENDING, deliveries.c.locked_until.is_not(None))
+    if delivery_ids is not None:
+        if not delivery_ids:
+            return 0
+        query = query.where(deliveries.c.id.in_(delivery_ids))
     async with engine.begin() as conn:
-        result = await conn.execute(
-            update(deliveries)
-            .where(IS_PENDING, deliveries.c.locked_until.is_not(None))
-            .values(locked_until=None)
-        )
+        result = await conn.execute(query.values(locked_until=None))
     return result.rowcount
 
 

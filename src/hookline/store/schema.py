@@ -79,6 +79,7 @@ events = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("workspace_id", "idempotency_key", name="uq_events_idempotency"),
     Index("ix_events_workspace_created", "workspace_id", "created_at"),
+    Index("ix_events_created", "created_at"),
 )
 
 deliveries = Table(
@@ -118,4 +119,5 @@ attempts = Table(
     Column("response_excerpt", Text),
     Column("error", Text),
     Index("ix_attempts_delivery", "delivery_id"),
+    Index("ix_attempts_started", "started_at"),
 )

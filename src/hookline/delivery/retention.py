@@ -1,0 +1,56 @@
+"""The background purge: events and attempts older than HOOKLINE_RETENTION_DAYS go, in
+bounded batches with pauses between them, so delivery is never blocked for long."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.store.retention import purge_batch
+
+log = logging.getLogger("hookline.retention")
+BATCH_SIZE = 500
+PAUSE_BETWEEN_BATCHES = 0.05
+
+
+class RetentionPurger:
+    def __init__(self, engine: AsyncEngine, retention_days: float, interval: float) -> None:
+        self._engine = engine
+        self._retention_seconds = retention_days * 86400
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hookline-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def purge_once(self) -> tuple[int, int]:
+        """Purge everything that is due now; (events, attempts) deleted."""
+        cutoff = time.time() - self._retention_seconds
+        events = attempts = 0
+        while True:
+            purged = await purge_batch(self._engine, cutoff, BATCH_SIZE)
+            events += purged.events
+            attempts += purged.attempts
+            if purged.events < BATCH_SIZE and purged.attempts < BATCH_SIZE:
+                return events, attempts
+            await asyncio.sleep(PAUSE_BETWEEN_BATCHES)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                events, attempts = await self.purge_once()
+                if events or attempts:
+                    log.info("purged %d events and %d attempts past retention", events, attempts)
+            except Exception:
+                log.exception("retention purge failed; trying again later")
+            await asyncio.sleep(self._interval)
