@@ -1,0 +1,129 @@
+"""2,000 events, processes killed with -9 mid-way and restarted: every accepted event is
+delivered. On PostgreSQL one API process and two workers; on SQLite the single process."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import seed_example
+from tests.support.postgres import PostgresCluster
+from tests.support.receiver import Receiver, Reply
+from tests.support.server import HooklineServer, HooklineWorker
+
+EVENTS = 2000
+CRASH_ENV = {
+    # Short leases, so the killed worker's claims pass to the others within seconds.
+    "HOOKLINE_DELIVERY_TIMEOUT": "3",
+    "HOOKLINE_LEASE_SECONDS": "5",
+    "HOOKLINE_WORKER_CONCURRENCY": "50",
+}
+
+
+def publish(client: httpx.Client, n: int) -> bool:
+    """Publish event n; True when the API accepted it (202)."""
+    payload = seed_example("interview_started") | {"posting_id": "crash", "interview_id": str(n)}
+    try:
+        response = client.post(
+            "/api/events", json={"event_type": "interview_started", "payload": payload}
+        )
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 202
+
+
+def register(server: HooklineServer, receiver: Receiver) -> str:
+    integrator = server.client(server.create_key("crash"))
+    response = integrator.post(
+        "/api/webhook/create",
+        json={
+            "posting_id": "crash",
+            "url": receiver.url("/count"),
+            "event_type": "interview_started",
+        },
+    )
+    assert response.status_code == 200
+    return server.create_key("crash", "publisher")
+
+
+def assert_all_delivered(receiver: Receiver, accepted: set[str], in_flight_bound: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        counts = Counter(json.loads(r.body)["interview_id"] for r in receiver.at("/count"))
+        if accepted <= set(counts):
+            break
+        assert time.monotonic() < deadline, (
+            f"{len(accepted - set(counts))} accepted, never delivered"
+        )
+        time.sleep(0.2)
+    duplicates = sum(counts.values()) - len(counts)
+    print(f"\n{len(accepted)} accepted, {len(counts)} delivered, {duplicates} delivered twice")
+    assert duplicates <= in_flight_bound
+
+
+def test_postgresql_api_and_worker_killed_mid_way(
+    tmp_path: Path, postgres: PostgresCluster
+) -> None:
+    receiver = Receiver().start()
+    receiver.script("/count", [Reply(200, delay=0.005)])
+    server = HooklineServer(
+        tmp_path,
+        env=CRASH_ENV,
+        database_url=postgres.create_database(),
+        serve_args=("--no-worker",),
+    )
+    workers = [HooklineWorker(server, "a"), HooklineWorker(server, "b")]
+    try:
+        server.start()
+        for worker in workers:
+            worker.start()
+        publisher_key = register(server, receiver)
+        client = server.client(publisher_key)
+        accepted: set[str] = set()
+        for n in range(EVENTS):
+            if n == EVENTS // 3:
+                workers[0].kill()
+            if n == EVENTS // 2:
+                server.kill()
+                server.start()
+                workers[0].start()
+                client = server.client(publisher_key)
+            if publish(client, n):
+                accepted.add(str(n))
+
+        assert len(accepted) == EVENTS
+        # Only what the killed worker had claimed (its concurrency) may arrive twice.
+        assert_all_delivered(receiver, accepted, in_flight_bound=50)
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.stop()
+        receiver.stop()
+
+
+def test_sqlite_process_killed_mid_way(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    receiver.script("/count", [Reply(200, delay=0.005)])
+    server = HooklineServer(tmp_path, env=CRASH_ENV)
+    try:
+        server.start()
+        publisher_key = register(server, receiver)
+        client = server.client(publisher_key)
+        accepted: set[str] = set()
+        for n in range(EVENTS):
+            if n == EVENTS // 2:
+                server.kill()
+                server.start()
+                client = server.client(publisher_key)
+            if publish(client, n):
+                accepted.add(str(n))
+
+        assert len(accepted) == EVENTS
+        assert_all_delivered(receiver, accepted, in_flight_bound=50)
+    finally:
+        server.stop()
+        receiver.stop()
