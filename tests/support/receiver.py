@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,10 +70,9 @@ class Receiver:
             do_GET = do_POST = do_PUT = _handle
 
             def handle(self) -> None:
-                try:
+                # The sender may give up (a timeout) or be killed mid-request.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     super().handle()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the sender gave up (timeout) or was killed
 
             def log_message(self, *args: object) -> None:
                 pass
