@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.postgres import PostgresCluster
+from hookline.bench.postgres import PostgresCluster
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from hookline.bench.postgres import PostgresCluster
 from tests.conftest import seed_example
-from tests.support.postgres import PostgresCluster
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer, HooklineWorker
 

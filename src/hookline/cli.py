@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -54,6 +55,17 @@ def _check_single_sqlite_worker(settings: Settings) -> None:
     except SecondWorkerError as exc:
         raise click.ClickException(f"{exc} Or start this one with --no-worker.") from None
     probe.release()
+
+
+def _own_command() -> str:
+    """How this shell can run hookline again: ``.venv/bin/hookline`` under ``make run``."""
+    command = Path(sys.argv[0])
+    if command.name != "hookline":
+        return "hookline"
+    try:
+        return str(command.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(command)
 
 
 def _when(timestamp: float | None) -> str:
@@ -199,3 +211,72 @@ def listen(host: str, port: int, secret: str | None) -> None:
 
     click.echo(f"Listening on http://{host}:{port}/ (any path); Ctrl+C to stop")
     web.run_app(make_app(secret, click.echo), host=host, port=port, print=None)
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="Small counts: every scenario in about two minutes.")
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    type=click.Choice(["sqlite", "postgresql"]),
+    help="Only these backends (default: both, PostgreSQL when installed).",
+)
+@click.option("--drain", type=int, help="Deliveries in the drain scenario [20000].")
+@click.option("--fanout-webhooks", type=int, help="Webhooks in the fan-out scenario [1000].")
+@click.option("--fanout-events", type=int, help="Events published in the fan-out scenario [10].")
+@click.option("--ingest", type=int, help="Events published in the ingest scenario [5000].")
+@click.option("--steady-rate", type=float, help="Events/s offered in the steady scenario [200].")
+@click.option("--steady-seconds", type=float, help="Length of the steady scenario [30].")
+@click.option("--backlog-deep", type=int, help="Pending deliveries, deep backlog [500000].")
+@click.option("--backlog-shallow", type=int, help="Pending deliveries, shallow backlog [10000].")
+@click.option("--concurrency", type=int, help="Sender concurrency, ceiling and Hookline [50].")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write the table as JSON."
+)
+def bench(
+    quick: bool, backends: tuple[str, ...], json_path: str | None, **counts: int | None
+) -> None:
+    """Measure Hookline against a bare client's ceiling on this machine (loopback only)."""
+    import dataclasses
+    import json
+
+    import uvloop
+
+    from hookline.bench.harness import BenchConfig, format_table, run
+
+    config = BenchConfig()
+    if quick:
+        config = dataclasses.replace(
+            config,
+            drain_count=3000,
+            fanout_webhooks=200,
+            fanout_events=5,
+            ingest_count=1500,
+            steady_seconds=5,
+            backlog_deep=50_000,
+            backlog_shallow=3000,
+            backlog_measured=3000,
+        )
+    names = {
+        "drain": "drain_count",
+        "fanout_webhooks": "fanout_webhooks",
+        "fanout_events": "fanout_events",
+        "ingest": "ingest_count",
+        "steady_rate": "steady_rate",
+        "steady_seconds": "steady_seconds",
+        "backlog_deep": "backlog_deep",
+        "backlog_shallow": "backlog_shallow",
+        "concurrency": "concurrency",
+    }
+    overrides = {names[k]: v for k, v in counts.items() if v is not None}
+    if "backlog_shallow" in overrides:
+        overrides["backlog_measured"] = overrides["backlog_shallow"]
+    if backends:
+        overrides["backends"] = backends
+    config = dataclasses.replace(config, **overrides)
+    report = uvloop.run(run(config, lambda line: click.echo(line, err=True)))
+    click.echo(format_table(report))
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+        click.echo(f"written to {json_path}", err=True)

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.server import free_port
+from hookline.bench.processes import free_port
 
 
 def postgres_bindir() -> Path:
