@@ -232,10 +232,21 @@ def listen(host: str, port: int, secret: str | None) -> None:
 @click.option("--backlog-shallow", type=int, help="Pending deliveries, shallow backlog [10000].")
 @click.option("--concurrency", type=int, help="Sender concurrency, ceiling and Hookline [50].")
 @click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Choice(["drain", "fan-out", "ingest", "steady", "backlog"]),
+    help="Only these scenarios (default: all).",
+)
+@click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write the table as JSON."
 )
 def bench(
-    quick: bool, backends: tuple[str, ...], json_path: str | None, **counts: int | None
+    quick: bool,
+    backends: tuple[str, ...],
+    scenarios: tuple[str, ...],
+    json_path: str | None,
+    **counts: int | None,
 ) -> None:
     """Measure Hookline against a bare client's ceiling on this machine (loopback only)."""
     import dataclasses
@@ -274,6 +285,8 @@ def bench(
         overrides["backlog_measured"] = overrides["backlog_shallow"]
     if backends:
         overrides["backends"] = backends
+    if scenarios:
+        overrides["scenarios"] = scenarios
     config = dataclasses.replace(config, **overrides)
     report = uvloop.run(run(config, lambda line: click.echo(line, err=True)))
     click.echo(format_table(report))

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ class BenchConfig:
     backlog_measured: int = 10_000
     concurrency: int = 50
     backends: tuple[str, ...] = ("sqlite", "postgresql")
+    scenarios: tuple[str, ...] = ("drain", "fan-out", "ingest", "steady", "backlog")
 
 
 @dataclass
@@ -510,6 +511,9 @@ async def run(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]
     }
 
 
+STEADY_TARGETS = {"publish_p99_ms": "<= 10", "delivery_p95_ms": "<= 25", "delivery_p99_ms": "<= 50"}
+
+
 async def _run_topology(
     name: str,
     topologies: Topologies,
@@ -519,9 +523,9 @@ async def _run_topology(
     ceiling: float,
     log: Callable[[str], None],
 ) -> list[Row]:
-    rows = []
+    """Each scenario on a fresh deployment of this topology."""
 
-    async def measure(scenario: str, work):  # type: ignore[no-untyped-def]
+    async def measure(scenario: str, work: Callable[[Deployment], Awaitable[Any]]):  # type: ignore[no-untyped-def]
         deployment = topologies.new(name)
         log(f"{name}: {scenario}")
         try:
@@ -530,54 +534,44 @@ async def _run_topology(
         finally:
             deployment.stop()
 
-    (drain, _), rss = await measure("drain", lambda d: scenario_drain(d, receiver, session, config))
-    rows.append(Row(name, "drain", "deliveries/s", drain, ceiling, ">= 0.5 x ceiling", rss))
-    (fanout, _), rss = await measure(
-        "fan-out", lambda d: scenario_fanout(d, receiver, session, config)
-    )
-    rows.append(Row(name, "fan-out", "deliveries/s", fanout, ceiling, ">= 0.5 x ceiling", rss))
-    (events_per_s, p50, p99), rss = await measure(
-        "ingest", lambda d: scenario_ingest(d, session, config)
-    )
-    rows.append(Row(name, "ingest", "events/s", events_per_s, None, ">= 2000", rss))
-    rows.append(Row(name, "ingest", "publish p50 ms", p50, None, "", rss))
-    rows.append(Row(name, "ingest", "publish p99 ms", p99, None, "", rss))
-    steady, rss = await measure("steady", lambda d: scenario_steady(d, receiver, session, config))
-    targets = {"publish_p99_ms": "<= 10", "delivery_p95_ms": "<= 25", "delivery_p99_ms": "<= 50"}
-    for metric, value in steady.items():
-        rows.append(
-            Row(name, "steady", metric.replace("_", " "), value, None, targets.get(metric, ""), rss)
+    rows = []
+    if "drain" in config.scenarios:
+        (rate, _), rss = await measure(
+            "drain", lambda d: scenario_drain(d, receiver, session, config)
         )
-    shallow, rss = await measure(
-        "backlog (shallow)",
-        lambda d: scenario_backlog(d, receiver, session, config, config.backlog_shallow),
-    )
-    rows.append(
-        Row(
-            name,
-            "backlog",
-            f"deliveries/s, {config.backlog_shallow} pending",
-            shallow,
-            None,
-            "",
-            rss,
+        rows.append(Row(name, "drain", "deliveries/s", rate, ceiling, ">= 0.5 x ceiling", rss))
+    if "fan-out" in config.scenarios:
+        (rate, _), rss = await measure(
+            "fan-out", lambda d: scenario_fanout(d, receiver, session, config)
         )
-    )
-    deep, rss = await measure(
-        "backlog (deep)",
-        lambda d: scenario_backlog(d, receiver, session, config, config.backlog_deep),
-    )
-    rows.append(
-        Row(
-            name,
-            "backlog",
-            f"deliveries/s, {config.backlog_deep} pending",
-            deep,
-            shallow,
-            ">= 0.8 x shallow",
-            rss,
+        rows.append(Row(name, "fan-out", "deliveries/s", rate, ceiling, ">= 0.5 x ceiling", rss))
+    if "ingest" in config.scenarios:
+        (rate, p50, p99), rss = await measure(
+            "ingest", lambda d: scenario_ingest(d, session, config)
         )
-    )
+        rows.append(Row(name, "ingest", "events/s", rate, None, ">= 2000", rss))
+        rows.append(Row(name, "ingest", "publish p50 ms", p50, None, "", rss))
+        rows.append(Row(name, "ingest", "publish p99 ms", p99, None, "", rss))
+    if "steady" in config.scenarios:
+        steady, rss = await measure(
+            "steady", lambda d: scenario_steady(d, receiver, session, config)
+        )
+        for metric, value in steady.items():
+            target = STEADY_TARGETS.get(metric, "")
+            rows.append(Row(name, "steady", metric.replace("_", " "), value, None, target, rss))
+    if "backlog" in config.scenarios:
+        shallow, rss = await measure(
+            "backlog (shallow)",
+            lambda d: scenario_backlog(d, receiver, session, config, config.backlog_shallow),
+        )
+        metric = f"deliveries/s, {config.backlog_shallow} pending"
+        rows.append(Row(name, "backlog", metric, shallow, None, "", rss))
+        deep, rss = await measure(
+            "backlog (deep)",
+            lambda d: scenario_backlog(d, receiver, session, config, config.backlog_deep),
+        )
+        metric = f"deliveries/s, {config.backlog_deep} pending"
+        rows.append(Row(name, "backlog", metric, deep, shallow, ">= 0.8 x shallow", rss))
     return rows
 
 

@@ -66,6 +66,7 @@ class DeliveryWorker:
             max_connections=settings.worker_concurrency,
             allow_private_urls=settings.allow_private_urls,
         )
+        self._send_slots = asyncio.Semaphore(settings.worker_concurrency)
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = False
@@ -120,9 +121,14 @@ class DeliveryWorker:
 
     async def _claim_loop(self) -> None:
         settings = self._settings
+        # Claimed deliveries may run ahead of the sends by one concurrency's worth, so the
+        # next sends never wait for a claim; and a claim waits until it can take a good
+        # batch, so claims stay few and large.
+        most_outstanding = 2 * settings.worker_concurrency
+        worth_claiming = max(1, min(settings.claim_batch_size, settings.worker_concurrency // 2))
         while not self._stopping:
-            free = settings.worker_concurrency - len(self._in_flight)
-            if free <= 0:
+            free = most_outstanding - len(self._in_flight)
+            if free < worth_claiming and self._in_flight:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
@@ -174,7 +180,7 @@ class DeliveryWorker:
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         try:
-            async with self._per_webhook[delivery.webhook_id]:
+            async with self._per_webhook[delivery.webhook_id], self._send_slots:
                 if self._stopping:
                     self._unsent.append(delivery.delivery_id)
                     return

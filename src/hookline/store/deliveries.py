@@ -11,7 +11,7 @@ from http import HTTPStatus
 
 from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Update
 
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.notify import notify_new_work
@@ -99,6 +99,64 @@ class InvalidCursor(ValueError):
     pass
 
 
+def _build_claim() -> Update:
+    """The claim, built once: every value is a bound parameter, so each call only binds."""
+    now = bindparam("now")
+    candidates = (
+        select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
+        .where(
+            IS_PENDING,
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
+            deliveries.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(bindparam("scan_limit"))
+        .with_for_update(skip_locked=True)
+        .subquery("candidates")
+    )
+    ranked = select(
+        candidates.c.id,
+        candidates.c.next_attempt_at,
+        func.row_number()
+        .over(partition_by=candidates.c.webhook_id, order_by=candidates.c.next_attempt_at)
+        .label("rank"),
+    ).subquery("ranked")
+    chosen = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= bindparam("per_webhook"))
+        .order_by(ranked.c.next_attempt_at)
+        .limit(bindparam("limit"))
+    )
+    return (
+        update(deliveries)
+        .where(deliveries.c.id.in_(chosen.scalar_subquery()))
+        .values(locked_until=bindparam("locked_until"))
+        .returning(deliveries.c.id)
+    )
+
+
+CLAIM = _build_claim()
+LOAD_CLAIMED = (
+    select(
+        deliveries.c.id,
+        deliveries.c.attempt_count,
+        events.c.id,
+        events.c.event_type,
+        events.c.payload,
+        webhooks.c.id,
+        webhooks.c.url,
+        webhooks.c.http_method,
+        webhooks.c.secret,
+        webhooks.c.previous_secret,
+        webhooks.c.previous_secret_expires_at,
+    )
+    .join(events, events.c.id == deliveries.c.event_id)
+    .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 async def claim_due(
     engine: AsyncEngine,
     limit: int,
@@ -110,62 +168,20 @@ async def claim_due(
     one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
     slow endpoint's backlog cannot fill the worker. One UPDATE, then one SELECT."""
     now = time.time()
-    candidates = (
-        select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
-        .where(
-            IS_PENDING,
-            deliveries.c.next_attempt_at <= now,
-            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
-        )
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(limit * CLAIM_SCAN_FACTOR)
-        .with_for_update(skip_locked=True)
-    )
-    if skip_webhooks:
-        candidates = candidates.where(deliveries.c.webhook_id.not_in(skip_webhooks))
-    candidates = candidates.subquery("candidates")
-    ranked = select(
-        candidates.c.id,
-        candidates.c.next_attempt_at,
-        func.row_number()
-        .over(partition_by=candidates.c.webhook_id, order_by=candidates.c.next_attempt_at)
-        .label("rank"),
-    ).subquery("ranked")
-    chosen = (
-        select(ranked.c.id)
-        .where(ranked.c.rank <= per_webhook)
-        .order_by(ranked.c.next_attempt_at)
-        .limit(limit)
-    )
-    claim = (
-        update(deliveries)
-        .where(deliveries.c.id.in_(chosen.scalar_subquery()))
-        .values(locked_until=now + lease_seconds)
-        .returning(deliveries.c.id)
-    )
-    load = (
-        select(
-            deliveries.c.id.label("delivery_id"),
-            deliveries.c.attempt_count,
-            events.c.id.label("event_id"),
-            events.c.event_type,
-            events.c.payload,
-            webhooks.c.id.label("webhook_id"),
-            webhooks.c.url,
-            webhooks.c.http_method,
-            webhooks.c.secret,
-            webhooks.c.previous_secret,
-            webhooks.c.previous_secret_expires_at,
-        )
-        .join(events, events.c.id == deliveries.c.event_id)
-        .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
-    )
+    params = {
+        "now": now,
+        "skip_webhooks": list(skip_webhooks),
+        "scan_limit": limit * CLAIM_SCAN_FACTOR,
+        "per_webhook": per_webhook,
+        "limit": limit,
+        "locked_until": now + lease_seconds,
+    }
     async with engine.begin() as conn:
-        ids = (await conn.execute(claim)).scalars().all()
+        ids = (await conn.execute(CLAIM, params)).scalars().all()
         if not ids:
             return []
-        rows = (await conn.execute(load.where(deliveries.c.id.in_(ids)))).all()
-    return [ClaimedDelivery(**row._mapping) for row in rows]
+        rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
+    return [ClaimedDelivery(*row) for row in rows]
 
 
 async def record_outcomes(
