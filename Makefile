@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest
+
+## bench: the benchmark harness, every scenario at full size; the table goes to docs/benchmarks.json
+bench: $(INSTALLED)
+	$(BIN)/hookline bench --json docs/benchmarks.json
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests

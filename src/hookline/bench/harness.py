@@ -110,6 +110,22 @@ class Receiver:
             await asyncio.sleep(POLL_SECONDS)
 
 
+class CountMismatch(RuntimeError):
+    """The receiver did not count every delivery exactly once."""
+
+
+async def settled_stats(
+    receiver: Receiver, session: aiohttp.ClientSession, expected: int | None
+) -> dict[str, Any]:
+    """The receiver's count once late arrivals had a moment; every delivery must have been
+    counted exactly once (``expected=None``: only that none came twice)."""
+    await asyncio.sleep(0.3)
+    stats = await receiver.stats(session)
+    if stats["repeated"] or (expected is not None and stats["count"] != expected):
+        raise CountMismatch(f"expected {expected} deliveries, each once; the receiver saw {stats}")
+    return stats
+
+
 def rate_of(stats: dict[str, Any]) -> float:
     """Deliveries per second between the first and the last arrival."""
     elapsed = stats["last_at"] - stats["first_at"]
@@ -300,6 +316,7 @@ async def scenario_drain(
     else:
         deployment.start_workers()
     stats = await receiver.wait_for_count(session, config.drain_count, limit_seconds=600)
+    await settled_stats(receiver, session, config.drain_count)
     return rate_of(stats), stats
 
 
@@ -315,9 +332,9 @@ async def scenario_fanout(
     payload = report_payload("fanout")
     for n in range(config.fanout_events):
         await deployment.publish(session, "report_available", payload(n))
-    stats = await receiver.wait_for_count(
-        session, config.fanout_webhooks * config.fanout_events, limit_seconds=600
-    )
+    expected = config.fanout_webhooks * config.fanout_events
+    stats = await receiver.wait_for_count(session, expected, limit_seconds=600)
+    await settled_stats(receiver, session, expected)
     return rate_of(stats), stats
 
 
@@ -370,6 +387,7 @@ async def scenario_steady(
         tasks.append(asyncio.create_task(one(n)))
     await asyncio.gather(*tasks)
     await receiver.wait_for_count(session, total, limit_seconds=120)
+    await settled_stats(receiver, session, total)
     arrivals = await receiver.arrivals(session)
     delays = [arrivals[e] - t for e, t in published.items() if e in arrivals]
     return {
@@ -442,6 +460,7 @@ async def scenario_backlog(
     stats = await receiver.wait_for_count(
         session, min(config.backlog_measured, pending), limit_seconds=600
     )
+    await settled_stats(receiver, session, expected=None)
     return rate_of(stats)
 
 
