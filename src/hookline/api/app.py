@@ -14,6 +14,7 @@ from hookline.api.limits import BodySizeLimit
 from hookline.config import Settings
 from hookline.delivery.service import DeliveryService
 from hookline.store.database import create_engine
+from hookline.store.group_commit import PublishBatcher
 
 
 def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
@@ -21,6 +22,8 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
+        app.state.publisher = PublishBatcher(engine)
+        app.state.publisher.start()
         delivery: DeliveryService | None = None
         try:
             if run_worker:
@@ -29,6 +32,7 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
                 app.state.wake_worker = delivery.wake
             yield
         finally:
+            await app.state.publisher.stop()
             if delivery is not None:
                 await delivery.stop()
             await engine.dispose()

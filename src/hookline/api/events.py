@@ -91,8 +91,7 @@ async def publish_event(
         validate_payload(body.event_type, body.payload)
     except PayloadError as exc:
         return validation_response(exc.errors)
-    published = await event_store.publish(
-        request.app.state.engine,
+    published = await request.app.state.publisher.publish(
         event_store.NewEvent(
             workspace_id=principal.workspace_id,
             event_type=body.event_type.value,

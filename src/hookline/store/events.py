@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, literal, select
@@ -56,9 +58,44 @@ class StoredEvent:
     deliveries: list[DeliveryState]
 
 
-def _delivery_columns(event_id: str, now: float) -> dict:
-    return {
-        "event_id": literal(event_id),
+async def _insert_events(
+    conn: AsyncConnection, batch: Sequence[NewEvent], event_ids: Sequence[str], now: float
+) -> None:
+    await conn.execute(
+        insert(events),
+        [
+            {
+                "id": event_id,
+                "workspace_id": event.workspace_id,
+                "event_type": event.event_type,
+                "posting_id": event.posting_id,
+                "interview_id": event.interview_id,
+                "payload": event.payload,
+                "idempotency_key": event.idempotency_key,
+                "created_at": now,
+            }
+            for event, event_id in zip(batch, event_ids, strict=True)
+        ],
+    )
+
+
+async def _fan_out(
+    conn: AsyncConnection, event_ids: Sequence[str], now: float, webhook_id: str | None = None
+) -> Counter[str]:
+    """One delivery per active matching webhook for each event, as one INSERT … SELECT;
+    how many each event got. With ``webhook_id``, only to that webhook, whatever its
+    posting and event type (the test endpoint)."""
+    match = (webhooks.c.workspace_id == events.c.workspace_id) & webhooks.c.is_active.is_(True)
+    if webhook_id is None:
+        match &= (webhooks.c.posting_id == events.c.posting_id) & (
+            webhooks.c.event_type == events.c.event_type
+        )
+    else:
+        match &= webhooks.c.id == webhook_id
+    columns = {
+        "id": random_id("dlv"),
+        "event_id": events.c.id,
+        "webhook_id": webhooks.c.id,
         "workspace_id": webhooks.c.workspace_id,
         "status": literal(DeliveryStatus.PENDING.value),
         "attempt_count": literal(0),
@@ -66,49 +103,16 @@ def _delivery_columns(event_id: str, now: float) -> dict:
         "created_at": literal(now),
         "updated_at": literal(now),
     }
-
-
-async def _insert_event(conn: AsyncConnection, event: NewEvent, event_id: str, now: float) -> None:
-    await conn.execute(
-        insert(events).values(
-            id=event_id,
-            workspace_id=event.workspace_id,
-            event_type=event.event_type,
-            posting_id=event.posting_id,
-            interview_id=event.interview_id,
-            payload=event.payload,
-            idempotency_key=event.idempotency_key,
-            created_at=now,
-        )
+    source = select(*columns.values()).select_from(events.join(webhooks, match))
+    fan_out = (
+        insert(deliveries)
+        .from_select(list(columns), source.where(events.c.id.in_(event_ids)))
+        .returning(deliveries.c.event_id)
     )
-
-
-async def _fan_out(
-    conn: AsyncConnection,
-    event: NewEvent,
-    event_id: str,
-    now: float,
-    webhook_id: str | None = None,
-) -> int:
-    """One delivery per active matching webhook, as one INSERT … SELECT.
-
-    With ``webhook_id``, only to that webhook, whatever its posting and event type.
-    """
-    columns = _delivery_columns(event_id, now)
-    source = select(random_id("dlv"), webhooks.c.id, *columns.values()).where(
-        webhooks.c.workspace_id == event.workspace_id, webhooks.c.is_active.is_(True)
-    )
-    if webhook_id is None:
-        source = source.where(
-            webhooks.c.posting_id == event.posting_id,
-            webhooks.c.event_type == event.event_type,
-        )
-    else:
-        source = source.where(webhooks.c.id == webhook_id)
-    result = await conn.execute(
-        insert(deliveries).from_select(["id", "webhook_id", *columns], source)
-    )
-    return result.rowcount
+    counts = Counter((await conn.execute(fan_out)).scalars().all())
+    if counts:
+        await notify_new_work(conn)
+    return counts
 
 
 async def _find_by_idempotency_key(engine: AsyncEngine, event: NewEvent) -> Published | None:
@@ -126,37 +130,42 @@ async def _find_by_idempotency_key(engine: AsyncEngine, event: NewEvent) -> Publ
     return None if row is None else Published(row[0], row[1], replayed=True)
 
 
+async def publish_batch(engine: AsyncEngine, batch: Sequence[NewEvent]) -> list[Published]:
+    """Store events and their deliveries in one transaction: a few statements for the whole
+    batch, however large. Events with an Idempotency-Key go through ``publish``."""
+    event_ids = [new_id("evt") for _ in batch]
+    now = time.time()
+    async with engine.begin() as conn:
+        await _insert_events(conn, batch, event_ids, now)
+        counts = await _fan_out(conn, event_ids, now)
+    return [Published(event_id, counts[event_id], replayed=False) for event_id in event_ids]
+
+
 async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
-    """Store the event and its deliveries in one transaction."""
+    """Store one event and its deliveries in one transaction, honouring its
+    Idempotency-Key: a key seen before answers with the first event."""
     if event.idempotency_key is not None:
         earlier = await _find_by_idempotency_key(engine, event)
         if earlier is not None:
             return earlier
-    event_id = new_id("evt")
-    now = time.time()
     try:
-        async with engine.begin() as conn:
-            await _insert_event(conn, event, event_id, now)
-            count = await _fan_out(conn, event, event_id, now)
-            if count:
-                await notify_new_work(conn)
+        (published,) = await publish_batch(engine, [event])
     except IntegrityError:
         # A concurrent publish with the same Idempotency-Key won the race.
-        earlier = await _find_by_idempotency_key(engine, event)
+        earlier = await _find_by_idempotency_key(engine, event) if event.idempotency_key else None
         if earlier is None:
             raise
         return earlier
-    return Published(event_id, count, replayed=False)
+    return published
 
 
 async def publish_to_webhook(engine: AsyncEngine, event: NewEvent, webhook_id: str) -> Published:
     """Store an event delivered to one active webhook only (the test endpoint's sample)."""
     event_id, now = new_id("evt"), time.time()
     async with engine.begin() as conn:
-        await _insert_event(conn, event, event_id, now)
-        count = await _fan_out(conn, event, event_id, now, webhook_id)
-        await notify_new_work(conn)
-    return Published(event_id, count, replayed=False)
+        await _insert_events(conn, [event], [event_id], now)
+        counts = await _fan_out(conn, [event_id], now, webhook_id)
+    return Published(event_id, counts[event_id], replayed=False)
 
 
 async def get_event(engine: AsyncEngine, workspace_id: str, event_id: str) -> StoredEvent | None:

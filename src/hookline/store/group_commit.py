@@ -1,0 +1,69 @@
+"""Group commit for publishing: concurrent publishes share one transaction.
+
+A transaction costs a few round trips however many events it holds, so under load the
+events that arrive while one batch is being written go together in the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.store.events import NewEvent, Published, publish, publish_batch
+
+log = logging.getLogger("hookline.store")
+MAX_BATCH = 256
+
+
+class PublishBatcher:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[Published]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hookline-publish")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def publish(self, event: NewEvent) -> Published:
+        """Store the event and its deliveries; returns once they are committed."""
+        if event.idempotency_key is not None or self._task is None:
+            return await publish(self._engine, event)
+        future: asyncio.Future[Published] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((event, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await publish_batch(self._engine, [event for event, _ in batch])
+            except Exception:
+                log.exception("a batch of %d publishes failed; writing them one by one", len(batch))
+                await self._one_by_one(batch)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _one_by_one(self, batch: list[tuple[NewEvent, asyncio.Future[Published]]]) -> None:
+        """So that one bad event fails alone."""
+        for event, future in batch:
+            try:
+                result = await publish(self._engine, event)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
