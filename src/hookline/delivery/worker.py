@@ -26,6 +26,7 @@ from hookline.store.deliveries import (
 
 log = logging.getLogger("hookline.worker")
 RECORD_BATCH_SIZE = 500
+RECORD_LINGER_SECONDS = 0.005
 DATABASE_RETRY_SECONDS = 1.0
 
 
@@ -209,6 +210,8 @@ class DeliveryWorker:
     async def _record_loop(self) -> None:
         while True:
             batch = [await self._outcomes.get()]
+            # Linger a moment for the outcomes close behind, so a write carries many.
+            await asyncio.sleep(RECORD_LINGER_SECONDS)
             while len(batch) < RECORD_BATCH_SIZE and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
             while True:
