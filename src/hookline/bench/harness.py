@@ -368,8 +368,12 @@ async def scenario_steady(
     await deployment.create_webhook(
         session, f"{receiver.url}/steady", "steady", "interview_started"
     )
-    await receiver.reset(session)
     payload = started_payload("steady")
+    # One delivery before the clock starts: the worker processes are up and listening.
+    await receiver.reset(session)
+    await deployment.publish(session, "interview_started", payload(-1))
+    await receiver.wait_for_count(session, 1, limit_seconds=60)
+    await receiver.reset(session)
     total = int(config.steady_rate * config.steady_seconds)
     published: dict[str, float] = {}
     publish_latencies: list[float] = []
