@@ -4,6 +4,7 @@ database alone; SQLite keeps to one worker and says so."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -98,3 +99,16 @@ def test_sqlite_refuses_a_second_worker(tmp_path: Path) -> None:
             assert "Traceback" not in done.stderr
     finally:
         server.stop()
+
+
+def test_processes_starting_together_migrate_one_at_a_time(postgres: PostgresCluster) -> None:
+    env = {**os.environ, "HOOKLINE_DATABASE_URL": postgres.create_database()}
+    migrators = [
+        subprocess.Popen(
+            hookline_command("migrate"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for migrator in migrators:
+        _, stderr = migrator.communicate(timeout=120)
+        assert migrator.returncode == 0, stderr.decode()

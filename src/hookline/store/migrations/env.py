@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hookline.store.database import create_engine
 from hookline.store.schema import metadata
 
 config = context.config
+MIGRATION_LOCK = 0x686F6F6B6C696E65  # "hookline"
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +23,10 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Many processes may start at once and each migrates: one at a time, and the
+            # later ones find the schema already at head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
