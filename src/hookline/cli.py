@@ -239,12 +239,16 @@ def listen(host: str, port: int, secret: str | None) -> None:
     help="Only these scenarios (default: all).",
 )
 @click.option(
+    "--builtin-receiver", is_flag=True, help="Use the built-in receiver even where nginx is."
+)
+@click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Write the table as JSON."
 )
 def bench(
     quick: bool,
     backends: tuple[str, ...],
     scenarios: tuple[str, ...],
+    builtin_receiver: bool,
     json_path: str | None,
     **counts: int | None,
 ) -> None:
@@ -287,6 +291,8 @@ def bench(
         overrides["backends"] = backends
     if scenarios:
         overrides["scenarios"] = scenarios
+    if builtin_receiver:
+        overrides["use_nginx"] = False
     config = dataclasses.replace(config, **overrides)
     report = uvloop.run(run(config, lambda line: click.echo(line, err=True)))
     click.echo(format_table(report))

@@ -29,11 +29,10 @@ from hookline.bench.processes import (
     python_module,
     wait_until_healthy,
 )
+from hookline.bench.receivers import Receiver, start_receiver
 from hookline.domain.events import EventType, sample_payload
 from hookline.store.database import create_engine
 from hookline.store.schema import webhooks
-
-POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,7 @@ class BenchConfig:
     concurrency: int = 50
     backends: tuple[str, ...] = ("sqlite", "postgresql")
     scenarios: tuple[str, ...] = ("drain", "fan-out", "ingest", "steady", "backlog")
+    use_nginx: bool = True  # when the machine has it
 
 
 @dataclass
@@ -66,48 +66,6 @@ class Row:
     @property
     def ratio(self) -> float | None:
         return None if not self.ceiling else self.value / self.ceiling
-
-
-class Receiver:
-    """The built-in aiohttp receiver, in a process of its own."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.child = Child(
-            python_module("hookline.bench.receiver", "--port", str(self.port)),
-            base_env(),
-            workdir / "receiver.log",
-        )
-
-    def start(self) -> Receiver:
-        self.child.start()
-        wait_until_healthy(f"{self.url}/__stats", self.child.process)  # type: ignore[arg-type]
-        return self
-
-    async def stats(self, session: aiohttp.ClientSession) -> dict[str, Any]:
-        async with session.get(f"{self.url}/__stats") as response:
-            return await response.json()
-
-    async def arrivals(self, session: aiohttp.ClientSession) -> dict[str, float]:
-        async with session.get(f"{self.url}/__arrivals") as response:
-            return await response.json()
-
-    async def reset(self, session: aiohttp.ClientSession) -> None:
-        async with session.post(f"{self.url}/__reset") as response:
-            await response.read()
-
-    async def wait_for_count(
-        self, session: aiohttp.ClientSession, count: int, limit_seconds: float
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + limit_seconds
-        while True:
-            stats = await self.stats(session)
-            if stats["count"] >= count:
-                return stats
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"receiver counted {stats['count']} of {count}")
-            await asyncio.sleep(POLL_SECONDS)
 
 
 class CountMismatch(RuntimeError):
@@ -509,7 +467,7 @@ def _postgres_available() -> bool:
 
 async def run(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
-    receiver = Receiver(workdir).start()
+    receiver = start_receiver(workdir, config.use_nginx)
     topologies = Topologies(config, workdir)
     rows: list[Row] = []
     connector = aiohttp.TCPConnector(limit=200)
@@ -524,11 +482,11 @@ async def run(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]
                 )
     finally:
         topologies.close()
-        receiver.child.stop()
+        receiver.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "machine": _machine(),
-        "receiver": "built-in aiohttp receiver (nginx is not used by this harness yet)",
+        "receiver": receiver.name,
         "config": asdict(config),
         "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
     }
@@ -612,8 +570,9 @@ def _machine() -> dict[str, Any]:
 
 def format_table(report: dict[str, Any]) -> str:
     lines = [
+        f"receiver: {report['receiver']}",
         f"{'topology':<22} {'scenario':<9} {'metric':<28} {'value':>10} {'ratio':>7} "
-        f"{'target':<17} peak RSS MB"
+        f"{'target':<17} peak RSS MB",
     ]
     for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else ""

@@ -1,6 +1,6 @@
 """The built-in benchmark receiver: answers 200 to anything and counts what it got.
 
-Run as its own process, ``python -m hookline.bench.receiver --port P``, so that it has a
+Run as its own process, ``python -m hookline.bench.counting_server --port P``, so that it has a
 core to itself. ``GET /__stats`` reports the count, how many requests repeated a
 ``webhook-id`` already seen, and the first and last arrival times; ``GET /__arrivals``
 maps each ``x-hookline-event-id`` to its first arrival; ``POST /__reset`` starts over.
@@ -68,6 +68,7 @@ def make_app() -> web.Application:
         return web.json_response({"count": 0})
 
     app = web.Application(client_max_size=4 * 1024 * 1024)
+    app.router.add_get("/__health", stats)
     app.router.add_get("/__stats", stats)
     app.router.add_get("/__arrivals", arrivals)
     app.router.add_post("/__reset", reset)
