@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import Float, Insert, bindparam, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -79,19 +79,18 @@ async def _insert_events(
     )
 
 
-async def _fan_out(
-    conn: AsyncConnection, event_ids: Sequence[str], now: float, webhook_id: str | None = None
-) -> Counter[str]:
-    """One delivery per active matching webhook for each event, as one INSERT … SELECT;
-    how many each event got. With ``webhook_id``, only to that webhook, whatever its
-    posting and event type (the test endpoint)."""
+def _build_fan_out(to_one_webhook: bool) -> Insert:
+    """One delivery per active matching webhook for each event in ``event_ids``, as one
+    INSERT … SELECT … RETURNING, built once. ``to_one_webhook``: only to ``webhook_id``,
+    whatever its posting and event type (the test endpoint)."""
     match = (webhooks.c.workspace_id == events.c.workspace_id) & webhooks.c.is_active.is_(True)
-    if webhook_id is None:
+    if to_one_webhook:
+        match &= webhooks.c.id == bindparam("webhook_id")
+    else:
         match &= (webhooks.c.posting_id == events.c.posting_id) & (
             webhooks.c.event_type == events.c.event_type
         )
-    else:
-        match &= webhooks.c.id == webhook_id
+    now = bindparam("now", type_=Float)
     columns = {
         "id": random_id("dlv"),
         "event_id": events.c.id,
@@ -99,17 +98,31 @@ async def _fan_out(
         "workspace_id": webhooks.c.workspace_id,
         "status": literal(DeliveryStatus.PENDING.value),
         "attempt_count": literal(0),
-        "next_attempt_at": literal(now),
-        "created_at": literal(now),
-        "updated_at": literal(now),
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
-    source = select(*columns.values()).select_from(events.join(webhooks, match))
-    fan_out = (
-        insert(deliveries)
-        .from_select(list(columns), source.where(events.c.id.in_(event_ids)))
-        .returning(deliveries.c.event_id)
+    source = (
+        select(*columns.values())
+        .select_from(events.join(webhooks, match))
+        .where(events.c.id.in_(bindparam("event_ids", expanding=True)))
     )
-    counts = Counter((await conn.execute(fan_out)).scalars().all())
+    return insert(deliveries).from_select(list(columns), source).returning(deliveries.c.event_id)
+
+
+FAN_OUT = _build_fan_out(to_one_webhook=False)
+FAN_OUT_TO_ONE = _build_fan_out(to_one_webhook=True)
+
+
+async def _fan_out(
+    conn: AsyncConnection, event_ids: Sequence[str], now: float, webhook_id: str | None = None
+) -> Counter[str]:
+    """Create the events' deliveries; how many each event got."""
+    params: dict[str, object] = {"event_ids": list(event_ids), "now": now}
+    if webhook_id is not None:
+        params["webhook_id"] = webhook_id
+    statement = FAN_OUT if webhook_id is None else FAN_OUT_TO_ONE
+    counts = Counter((await conn.execute(statement, params)).scalars().all())
     if counts:
         await notify_new_work(conn)
     return counts
