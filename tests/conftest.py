@@ -3,16 +3,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from hookline.bench.postgres import PostgresCluster
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
+from tests.support.workspace import Workspace
 
 # A copy of the seed document's examples (../shared/seed/examples), kept in the repository
 # so the tests run from any clone; test_seed_copies checks it against the original.
@@ -25,31 +24,6 @@ def seed_example(name: str) -> Any:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-@dataclass
-class Workspace:
-    name: str
-    integrator: httpx.Client
-    publisher: httpx.Client
-
-    def create_webhook(
-        self, url: str, posting_id: str, event_type: str, http_method: str | None = None
-    ) -> dict[str, Any]:
-        body = {"posting_id": posting_id, "url": url, "event_type": event_type}
-        if http_method:
-            body["http_method"] = http_method
-        response = self.integrator.post("/api/webhook/create", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def publish(
-        self, event_type: str, payload: dict[str, Any], idempotency_key: str | None = None
-    ) -> httpx.Response:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self.publisher.post(
-            "/api/events", json={"event_type": event_type, "payload": payload}, headers=headers
-        )
 
 
 @pytest.fixture(scope="session")
@@ -107,23 +81,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Itera
     running.stop()
 
 
-def _workspace(server: HooklineServer, name: str) -> Workspace:
-    return Workspace(
-        name,
-        server.client(server.create_key(name, "integrator")),
-        server.client(server.create_key(name, "publisher")),
-    )
-
-
 @pytest.fixture(scope="session")
 def acme(server: HooklineServer) -> Workspace:
-    return _workspace(server, "acme")
+    return Workspace.on(server, "acme")
 
 
 @pytest.fixture(scope="session")
 def globex(server: HooklineServer) -> Workspace:
     """A second workspace, to show that workspaces cannot see each other."""
-    return _workspace(server, "globex")
+    return Workspace.on(server, "globex")
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Workspace, seed_example
+from tests.conftest import seed_example
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
+from tests.support.workspace import Workspace
 
 ROUTES = [
     ("POST", "/api/webhook/create"),

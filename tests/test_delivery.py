@@ -11,8 +11,9 @@ import pytest
 from standardwebhooks import Webhook as Verifier
 
 from hookline import __version__
-from tests.conftest import Workspace, seed_example
+from tests.conftest import seed_example
 from tests.support.receiver import Receiver, Reply
+from tests.support.workspace import Workspace
 
 EVENT_TYPES = ["interview_started", "interview_completed", "report_available"]
 

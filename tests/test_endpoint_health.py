@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Workspace, seed_example
+from tests.conftest import seed_example
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer
+from tests.support.workspace import Workspace
 
 
 def payload_for(posting_id: str, interview_id: str = "A1") -> dict:
@@ -39,32 +40,18 @@ def test_slow_endpoint_does_not_hold_up_a_fast_one(tmp_path: Path, new_database_
     )
     try:
         server.start()
-        integrator = server.client(server.create_key("isolation"))
-        publisher = server.client(server.create_key("isolation", "publisher"))
+        workspace = Workspace.on(server, "isolation")
         for path, posting in (("/slow", "slow-posting"), ("/fast", "fast-posting")):
-            integrator.post(
-                "/api/webhook/create",
-                json={
-                    "posting_id": posting,
-                    "url": receiver.url(path),
-                    "event_type": "interview_started",
-                },
-            )
+            workspace.create_webhook(receiver.url(path), posting, "interview_started")
         # The slow endpoint's backlog first: 30 deliveries of 10 s each.
         for n in range(30):
-            body = {
-                "event_type": "interview_started",
-                "payload": payload_for("slow-posting", str(n)),
-            }
-            assert publisher.post("/api/events", json=body).status_code == 202
+            published = workspace.publish("interview_started", payload_for("slow-posting", str(n)))
+            assert published.status_code == 202
         receiver.wait_for("/slow", 2)
         started = time.monotonic()
         for n in range(20):
-            body = {
-                "event_type": "interview_started",
-                "payload": payload_for("fast-posting", str(n)),
-            }
-            assert publisher.post("/api/events", json=body).status_code == 202
+            published = workspace.publish("interview_started", payload_for("fast-posting", str(n)))
+            assert published.status_code == 202
         receiver.wait_for("/fast", 20, timeout=8)
         elapsed = time.monotonic() - started
 
@@ -141,18 +128,10 @@ def test_webhook_failing_for_too_long_is_disabled_with_the_reason(
     receiver.script("/down", [Reply(500)])
     server = quick_disable
     try:
-        integrator = server.client(server.create_key("health"))
-        publisher = server.client(server.create_key("health", "publisher"))
-        webhook = integrator.post(
-            "/api/webhook/create",
-            json={
-                "posting_id": "down",
-                "url": receiver.url("/down"),
-                "event_type": "interview_started",
-            },
-        ).json()
-        body = {"event_type": "interview_started", "payload": payload_for("down")}
-        event_id = publisher.post("/api/events", json=body).json()["event_id"]
+        workspace = Workspace.on(server, "health")
+        integrator = workspace.integrator
+        webhook = workspace.create_webhook(receiver.url("/down"), "down", "interview_started")
+        event_id = workspace.publish("interview_started", payload_for("down")).json()["event_id"]
 
         fetched = wait_for(
             lambda: (

@@ -13,6 +13,7 @@ from hookline.store.schema import attempts, deliveries
 from tests.conftest import seed_example
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer, HooklineWorker
+from tests.support.workspace import Workspace
 
 
 def query_database(database_url: str, query):  # type: ignore[no-untyped-def]
@@ -50,28 +51,15 @@ def test_events_and_attempts_past_retention_are_purged(
     )
     try:
         server.start()
-        integrator = server.client(server.create_key("retention"))
-        publisher = server.client(server.create_key("retention", "publisher"))
+        workspace = Workspace.on(server, "retention")
+        integrator = workspace.integrator
         for path, posting in (("/done", "done"), ("/pending", "pending")):
-            integrator.post(
-                "/api/webhook/create",
-                json={
-                    "posting_id": posting,
-                    "url": receiver.url(path),
-                    "event_type": "interview_started",
-                },
-            )
+            workspace.create_webhook(receiver.url(path), posting, "interview_started")
         done = [
-            publisher.post(
-                "/api/events",
-                json={"event_type": "interview_started", "payload": payload("done", str(n))},
-            ).json()["event_id"]
+            workspace.publish("interview_started", payload("done", str(n))).json()["event_id"]
             for n in range(30)
         ]
-        pending = publisher.post(
-            "/api/events",
-            json={"event_type": "interview_started", "payload": payload("pending", "p")},
-        ).json()["event_id"]
+        pending = workspace.publish("interview_started", payload("pending", "p")).json()["event_id"]
         receiver.wait_for("/done", 30)
         assert integrator.get(f"/api/events/{done[0]}").status_code == 200
 
@@ -108,20 +96,11 @@ def test_sigterm_finishes_in_flight_attempts_and_leaves_nothing_locked(
     try:
         server.start()
         worker.start()
-        integrator = server.client(server.create_key("graceful"))
-        publisher = server.client(server.create_key("graceful", "publisher"))
-        integrator.post(
-            "/api/webhook/create",
-            json={
-                "posting_id": "slow",
-                "url": receiver.url("/slow"),
-                "event_type": "interview_started",
-            },
-        )
+        workspace = Workspace.on(server, "graceful")
+        workspace.create_webhook(receiver.url("/slow"), "slow", "interview_started")
         for n in range(5):
-            publisher.post(
-                "/api/events",
-                json={"event_type": "interview_started", "payload": payload("slow", str(n))},
+            assert (
+                workspace.publish("interview_started", payload("slow", str(n))).status_code == 202
             )
         receiver.wait_for("/slow", 1)
 

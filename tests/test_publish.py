@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from tests.conftest import Workspace, seed_example
+from tests.conftest import seed_example
+from tests.support.workspace import Workspace
 
 
 def test_unknown_event_type_is_422(acme: Workspace) -> None:

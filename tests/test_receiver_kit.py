@@ -9,9 +9,10 @@ import pytest
 
 from hookline.domain.payloads import InterviewStarted, ReportAvailable
 from hookline.receiver import VerificationError, verify, verify_signature
-from tests.conftest import Workspace, seed_example
+from tests.conftest import seed_example
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer, free_port, hookline_command
+from tests.support.workspace import Workspace
 
 
 def test_verify_returns_the_typed_event(

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from tests.conftest import Workspace, seed_example, unique
+from tests.conftest import seed_example, unique
 from tests.support.receiver import Receiver
+from tests.support.workspace import Workspace
 
 SEED_FIELDS = set(seed_example("webhook_response"))
 # Beyond the seed: why Hookline deactivated a webhook itself (None otherwise).

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/hookline.db"
 # Seconds to wait between attempts after the first, immediate one: 5 s, 5 min, 30 min,
@@ -86,56 +87,42 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        kwargs: dict[str, object] = {}
-        if "HOOKLINE_DATABASE_URL" in env:
-            kwargs["database_url"] = env["HOOKLINE_DATABASE_URL"]
-        if "HOOKLINE_RETRY_SCHEDULE" in env:
-            kwargs["retry_schedule"] = parse_retry_schedule(env["HOOKLINE_RETRY_SCHEDULE"])
-        if "HOOKLINE_RETRY_JITTER" in env:
-            jitter = _parse_number("HOOKLINE_RETRY_JITTER", env["HOOKLINE_RETRY_JITTER"])
-            if not 0 <= jitter < 1:
-                raise SettingsError("HOOKLINE_RETRY_JITTER must be in [0, 1)")
-            kwargs["retry_jitter"] = jitter
-        if "HOOKLINE_DELIVERY_TIMEOUT" in env:
-            kwargs["delivery_timeout"] = _parse_positive(
-                "HOOKLINE_DELIVERY_TIMEOUT", env["HOOKLINE_DELIVERY_TIMEOUT"]
-            )
-        if "HOOKLINE_ALLOW_PRIVATE_URLS" in env:
-            kwargs["allow_private_urls"] = _parse_bool(
-                "HOOKLINE_ALLOW_PRIVATE_URLS", env["HOOKLINE_ALLOW_PRIVATE_URLS"]
-            )
-        for name, attr in (
-            ("HOOKLINE_WORKER_CONCURRENCY", "worker_concurrency"),
-            ("HOOKLINE_ENDPOINT_CONCURRENCY", "endpoint_concurrency"),
-            ("HOOKLINE_CLAIM_BATCH_SIZE", "claim_batch_size"),
-        ):
-            if name in env:
-                kwargs[attr] = int(_parse_positive(name, env[name]))
-        if "HOOKLINE_LEASE_SECONDS" in env:
-            kwargs["lease_seconds"] = _parse_positive(
-                "HOOKLINE_LEASE_SECONDS", env["HOOKLINE_LEASE_SECONDS"]
-            )
-        if "HOOKLINE_POLL_INTERVAL" in env:
-            kwargs["poll_interval"] = _parse_positive(
-                "HOOKLINE_POLL_INTERVAL", env["HOOKLINE_POLL_INTERVAL"]
-            )
-        if "HOOKLINE_DISABLE_AFTER_HOURS" in env:
-            kwargs["disable_after_hours"] = _parse_positive(
-                "HOOKLINE_DISABLE_AFTER_HOURS", env["HOOKLINE_DISABLE_AFTER_HOURS"]
-            )
-        if "HOOKLINE_RETENTION_DAYS" in env:
-            kwargs["retention_days"] = _parse_positive(
-                "HOOKLINE_RETENTION_DAYS", env["HOOKLINE_RETENTION_DAYS"]
-            )
-        if "HOOKLINE_PURGE_INTERVAL" in env:
-            kwargs["purge_interval"] = _parse_positive(
-                "HOOKLINE_PURGE_INTERVAL", env["HOOKLINE_PURGE_INTERVAL"]
-            )
-        if "HOOKLINE_LOG_LEVEL" in env:
-            kwargs["log_level"] = env["HOOKLINE_LOG_LEVEL"].lower()
-        settings = cls(**kwargs)  # type: ignore[arg-type]
+        kwargs = {
+            attr: parse(name, env[name]) for name, (attr, parse) in _FROM_ENV.items() if name in env
+        }
+        settings = cls(**kwargs)
         if settings.lease_seconds <= settings.delivery_timeout:
             raise SettingsError(
                 "HOOKLINE_LEASE_SECONDS must be longer than HOOKLINE_DELIVERY_TIMEOUT"
             )
         return settings
+
+
+def _parse_jitter(name: str, raw: str) -> float:
+    jitter = _parse_number(name, raw)
+    if not 0 <= jitter < 1:
+        raise SettingsError(f"{name} must be in [0, 1), not {raw!r}")
+    return jitter
+
+
+def _parse_positive_int(name: str, raw: str) -> int:
+    return int(_parse_positive(name, raw))
+
+
+# Each HOOKLINE_* variable: the setting it fills and how its text is read.
+_FROM_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "HOOKLINE_DATABASE_URL": ("database_url", lambda _name, raw: raw),
+    "HOOKLINE_RETRY_SCHEDULE": ("retry_schedule", lambda _name, raw: parse_retry_schedule(raw)),
+    "HOOKLINE_RETRY_JITTER": ("retry_jitter", _parse_jitter),
+    "HOOKLINE_DELIVERY_TIMEOUT": ("delivery_timeout", _parse_positive),
+    "HOOKLINE_ALLOW_PRIVATE_URLS": ("allow_private_urls", _parse_bool),
+    "HOOKLINE_WORKER_CONCURRENCY": ("worker_concurrency", _parse_positive_int),
+    "HOOKLINE_ENDPOINT_CONCURRENCY": ("endpoint_concurrency", _parse_positive_int),
+    "HOOKLINE_CLAIM_BATCH_SIZE": ("claim_batch_size", _parse_positive_int),
+    "HOOKLINE_LEASE_SECONDS": ("lease_seconds", _parse_positive),
+    "HOOKLINE_POLL_INTERVAL": ("poll_interval", _parse_positive),
+    "HOOKLINE_DISABLE_AFTER_HOURS": ("disable_after_hours", _parse_positive),
+    "HOOKLINE_RETENTION_DAYS": ("retention_days", _parse_positive),
+    "HOOKLINE_PURGE_INTERVAL": ("purge_interval", _parse_positive),
+    "HOOKLINE_LOG_LEVEL": ("log_level", lambda _name, raw: raw.lower()),
+}

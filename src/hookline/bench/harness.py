@@ -150,6 +150,14 @@ class Deployment:
             )
             self.workers.append(worker.start())
 
+    def start_delivery(self) -> None:
+        """After a set-up with ``start_api(deliver=False)``: start delivering."""
+        if self.worker_count == 0:
+            self.stop()
+            self.start_api(deliver=True)
+        else:
+            self.start_workers()
+
     def start(self) -> None:
         """API and delivery, as this topology runs them."""
         self.start_api(deliver=True)
@@ -268,11 +276,7 @@ async def scenario_drain(
         16,
     )
     await receiver.reset(session)
-    if deployment.worker_count == 0:
-        deployment.stop()
-        deployment.start_api(deliver=True)
-    else:
-        deployment.start_workers()
+    deployment.start_delivery()
     stats = await receiver.wait_for_count(session, config.drain_count, limit_seconds=600)
     await settled_stats(receiver, session, config.drain_count)
     return rate_of(stats), stats
@@ -414,11 +418,7 @@ async def scenario_backlog(
     event_id = await deployment.publish(session, "report_available", report_payload("backlog")(0))
     await seed_backlog(deployment.database_url, event_id, webhook_id, pending - 1)
     await receiver.reset(session)
-    if deployment.worker_count == 0:
-        deployment.stop()
-        deployment.start_api(deliver=True)
-    else:
-        deployment.start_workers()
+    deployment.start_delivery()
     stats = await receiver.wait_for_count(
         session, min(config.backlog_measured, pending), limit_seconds=600
     )
