@@ -113,6 +113,7 @@ def _delivery_to(url: str) -> ClaimedDelivery:
         secret="whsec_" + "A" * 44,
         previous_secret=None,
         previous_secret_expires_at=None,
+        created_at=0.0,
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hookline import __version__
+from hookline import __version__, logs
 from hookline.config import Settings, SettingsError
 from hookline.domain.keys import Role
 from hookline.store import keys as key_store
@@ -21,9 +21,14 @@ from hookline.store.sqlite_lock import SecondWorkerError, SingleWorkerLock
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    logs.configure(settings.log_level, json_format=settings.log_format == "json")
+    return settings
+
+
+log = logging.getLogger("hookline")
 
 
 def _migrate(settings: Settings) -> None:
@@ -78,8 +83,7 @@ def _when(timestamp: float | None) -> str:
 @click.version_option(__version__, prog_name="hookline")
 def main() -> None:
     """Hookline: signed, retried, logged webhooks for interview events."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure("info", json_format=False)
 
 
 @main.command()
@@ -101,19 +105,22 @@ def serve(host: str, port: int, no_migrate: bool, no_worker: bool) -> None:
     from hookline.api.app import create_app
 
     settings = _settings()
-    logging.getLogger().setLevel(settings.log_level.upper())
     if not no_migrate:
         _migrate(settings)
     if not no_worker:
         _check_single_sqlite_worker(settings)
-    click.echo(f"Hookline {__version__} listening on http://{host}:{port}")
-    click.echo("Create an API key with: hookline keys create --workspace NAME --role integrator")
+    log.info("Hookline %s listening on http://%s:%d", __version__, host, port)
+    log.info(
+        "Create an API key with: %s keys create --workspace NAME --role integrator",
+        _own_command(),
+    )
     uvicorn.run(
         create_app(settings, run_worker=not no_worker),
         host=host,
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         log_level=settings.log_level,
+        log_config=None,  # logging is configured above, text or JSON
         access_log=False,
         timeout_graceful_shutdown=int(settings.delivery_timeout) + 5,
     )
@@ -124,7 +131,10 @@ def serve(host: str, port: int, no_migrate: bool, no_worker: bool) -> None:
     "--concurrency", type=int, help="Attempts in flight at once [HOOKLINE_WORKER_CONCURRENCY]."
 )
 @click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
-def worker(concurrency: int | None, no_migrate: bool) -> None:
+@click.option(
+    "--metrics-port", type=int, help="Serve this worker's Prometheus metrics on this port."
+)
+def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (any number of them on PostgreSQL)."""
     import dataclasses
 
@@ -137,9 +147,12 @@ def worker(concurrency: int | None, no_migrate: bool) -> None:
         if concurrency < 1:
             raise click.BadParameter("must be at least 1", param_hint="--concurrency")
         settings = dataclasses.replace(settings, worker_concurrency=concurrency)
-    logging.getLogger().setLevel(settings.log_level.upper())
     if not no_migrate:
         _migrate(settings)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
     try:
         uvloop.run(run_worker_process(settings))
     except SecondWorkerError as exc:

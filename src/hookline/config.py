@@ -79,6 +79,7 @@ class Settings:
     retention_days: float = 30.0
     purge_interval: float = 600.0
     log_level: str = "info"
+    log_format: str = "text"  # or "json"
 
     @property
     def max_attempts(self) -> int:
@@ -105,6 +106,12 @@ def _parse_jitter(name: str, raw: str) -> float:
     return jitter
 
 
+def _parse_log_format(name: str, raw: str) -> str:
+    if raw.lower() not in ("text", "json"):
+        raise SettingsError(f"{name} must be text or json, not {raw!r}")
+    return raw.lower()
+
+
 def _parse_positive_int(name: str, raw: str) -> int:
     return int(_parse_positive(name, raw))
 
@@ -125,4 +132,5 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "HOOKLINE_RETENTION_DAYS": ("retention_days", _parse_positive),
     "HOOKLINE_PURGE_INTERVAL": ("purge_interval", _parse_positive),
     "HOOKLINE_LOG_LEVEL": ("log_level", lambda _name, raw: raw.lower()),
+    "HOOKLINE_LOG_FORMAT": ("log_format", _parse_log_format),
 }

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hookline import __version__
-from hookline.api import events, health, webhooks
+from hookline.api import events, health, metrics, webhooks
 from hookline.api.errors import install_error_handlers
 from hookline.api.limits import BodySizeLimit
 from hookline.config import Settings
@@ -51,4 +51,5 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

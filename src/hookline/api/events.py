@@ -18,6 +18,7 @@ from hookline.domain.events import (
     validate_payload,
 )
 from hookline.domain.webhooks import DeliveryStatus
+from hookline.metrics import EVENTS_PUBLISHED
 from hookline.store import events as event_store
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -103,7 +104,9 @@ async def publish_event(
     )
     if published.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    elif published.deliveries:
+    else:
+        EVENTS_PUBLISHED.labels(body.event_type.value).inc()
+    if published.deliveries and not published.replayed:
         request.app.state.wake_worker()
     return PublishResponse(event_id=published.event_id, deliveries=published.deliveries)
 

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline import metrics
 from hookline.config import Settings
 from hookline.delivery.retry import honour_retry_after, retry_delay
 from hookline.delivery.sender import Sender, SendResult
@@ -56,6 +57,16 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
         new_status=status,
         next_attempt_at=next_attempt_at,
     )
+
+
+def _count(delivery: ClaimedDelivery, outcome: AttemptOutcome) -> None:
+    metrics.ATTEMPTS.labels(metrics.status_class(outcome.status_code)).inc()
+    if outcome.new_status is DeliveryStatus.SUCCEEDED:
+        metrics.DELIVERIES_FINISHED.labels("succeeded").inc()
+        finished_at = outcome.started_at + outcome.duration_ms / 1000
+        metrics.DELIVERY_LATENCY.observe(finished_at - delivery.created_at)
+    elif outcome.new_status is DeliveryStatus.FAILED:
+        metrics.DELIVERIES_FINISHED.labels("failed").inc()
 
 
 class DeliveryWorker:
@@ -152,6 +163,8 @@ class DeliveryWorker:
                 log.exception("claiming deliveries failed; retrying")
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
                 continue
+            metrics.CLAIMS.inc()
+            metrics.CLAIMED.inc(len(claimed))
             for delivery in claimed:
                 self._per_webhook_claimed[delivery.webhook_id] += 1
                 task = asyncio.create_task(self._deliver(delivery))
@@ -189,6 +202,7 @@ class DeliveryWorker:
         finally:
             self._release_webhook_slot(delivery.webhook_id)
         outcome = outcome_of(delivery, result, self._settings)
+        _count(delivery, outcome)
         log.info(
             "attempt %d of delivery %s (event %s, webhook %s): %s",
             outcome.attempt_number,
@@ -196,6 +210,11 @@ class DeliveryWorker:
             delivery.event_id,
             delivery.webhook_id,
             result.status_code if result.error is None else result.error,
+            extra={
+                "delivery_id": delivery.delivery_id,
+                "event_id": delivery.event_id,
+                "webhook_id": delivery.webhook_id,
+            },
         )
         self._outcomes.put_nowait(outcome)
 

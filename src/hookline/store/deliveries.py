@@ -45,6 +45,7 @@ class ClaimedDelivery:
     secret: str
     previous_secret: str | None
     previous_secret_expires_at: float | None
+    created_at: float  # when the event was published
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ LOAD_CLAIMED = (
         webhooks.c.secret,
         webhooks.c.previous_secret,
         webhooks.c.previous_secret_expires_at,
+        deliveries.c.created_at,
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
@@ -437,3 +439,16 @@ async def recover_failed(engine: AsyncEngine, webhook_id: str, since: float) -> 
         if result.rowcount:
             await notify_new_work(conn)
     return result.rowcount
+
+
+async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | None]:
+    """Pending deliveries, how many of them are due, and when the oldest due one fell due."""
+    due = deliveries.c.next_attempt_at <= now
+    query = select(
+        func.count(),
+        func.count().filter(due),
+        func.min(deliveries.c.next_attempt_at).filter(due),
+    ).where(IS_PENDING)
+    async with engine.connect() as conn:
+        pending, due_count, oldest = (await conn.execute(query)).one()
+    return pending, due_count, oldest
