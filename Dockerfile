@@ -1,0 +1,19 @@
+# Build a wheel with its dependencies, then install it into a slim image that runs as a
+# non-root user. `hookline serve` by default; `hookline worker` for delivery-only processes.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --create-home --uid 10001 hookline
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER hookline
+WORKDIR /home/hookline
+ENV HOOKLINE_DATABASE_URL=sqlite:////home/hookline/data/hookline.db
+EXPOSE 8000
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+ENTRYPOINT ["hookline"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
