@@ -7,7 +7,8 @@ COPY src ./src
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --system --create-home --uid 10001 hookline
+RUN useradd --system --create-home --uid 10001 hookline \
+    && install -d -o hookline -g hookline /home/hookline/data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER hookline
