@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import Depends, FastAPI, Request
+from flask import Flask
+from flask import request as flask_request
+from werkzeug.serving import make_server
 
 from hookline.domain.payloads import InterviewStarted, ReportAvailable
-from hookline.receiver import VerificationError, verify, verify_signature
+from hookline.receiver import (
+    VerificationError,
+    verify,
+    verify_flask,
+    verify_signature,
+    webhook_event,
+)
 from tests.conftest import seed_example
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer, free_port, hookline_command
@@ -77,3 +90,112 @@ def test_listen_verifies_and_prints_deliveries(
     assert "candidate Jane Doe" in output
     assert "score 78" in output
     assert "verified" in output
+
+
+class ThreadedServer:
+    """A WSGI or ASGI app served on 127.0.0.1 from a thread, for the kit's examples."""
+
+    def __init__(self, app: object, port: int, asgi: bool) -> None:
+        self.port = port
+        if asgi:
+            config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+            self._uvicorn = uvicorn.Server(config)
+            self._thread = threading.Thread(target=self._uvicorn.run, daemon=True)
+        else:
+            self._wsgi = make_server("127.0.0.1", self.port, app, threaded=True)
+            self._thread = threading.Thread(target=self._wsgi.serve_forever, daemon=True)
+        self._asgi = asgi
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
+                return self
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the example receiver did not start"
+                time.sleep(0.05)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._asgi:
+            self._uvicorn.should_exit = True
+        else:
+            self._wsgi.shutdown()
+        self._thread.join(timeout=10)
+
+
+def wait_until(condition, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_fastapi_dependency_receives_typed_events_once(acme: Workspace, posting_id: str) -> None:
+    port = free_port()
+    webhook = acme.create_webhook(f"http://127.0.0.1:{port}/hook", posting_id, "report_available")
+    # The README's receiver, as an integrator would write it.
+    app = FastAPI()
+    seen: set[str] = set()
+    processed: list[ReportAvailable] = []
+
+    verified_report = Depends(webhook_event(webhook["secret"]))
+
+    @app.post("/hook")
+    async def hook(request: Request, event: ReportAvailable = verified_report) -> dict:
+        if request.headers["webhook-id"] in seen:
+            return {"duplicate": True}
+        seen.add(request.headers["webhook-id"])
+        processed.append(event)
+        return {"received": True}
+
+    with ThreadedServer(app, port, asgi=True):
+        payload = seed_example("report_available") | {"posting_id": posting_id}
+        event_id = acme.publish("report_available", payload).json()["event_id"]
+        wait_until(lambda: len(processed) == 1)
+        delivery = acme.integrator.get(f"/api/events/{event_id}").json()["deliveries"][0]
+        acme.integrator.post(f"/api/webhook/redeliver/{delivery['delivery_id']}")
+        wait_until(
+            lambda: (
+                acme.integrator.get(f"/api/events/{event_id}").json()["deliveries"][0][
+                    "attempt_count"
+                ]
+                == 2
+            )
+        )
+        forged = httpx.post(
+            f"http://127.0.0.1:{port}/hook",
+            content=b"{}",
+            headers={"webhook-id": "x", "webhook-timestamp": str(int(time.time())),
+                     "webhook-signature": "v1,AAAA", "x-hookline-event-type": "report_available"},
+        )  # fmt: skip
+
+    assert len(processed) == 1  # the redelivery was recognised by its webhook-id
+    assert processed[0].interview_data_model.posting_info.title == "Senior Software Engineer"
+    assert forged.status_code == 400
+    assert "no signature" in forged.json()["detail"]
+
+
+def test_flask_helper_verifies_real_deliveries(acme: Workspace, posting_id: str) -> None:
+    port = free_port()
+    webhook = acme.create_webhook(f"http://127.0.0.1:{port}/hook", posting_id, "interview_started")
+    app = Flask(__name__)
+    received: list[str] = []
+
+    @app.post("/hook")
+    def hook():  # type: ignore[no-untyped-def]
+        try:
+            event = verify_flask(flask_request, webhook["secret"])
+        except VerificationError as exc:
+            return {"error": str(exc)}, 400
+        received.append(event.metadata.candidate_email)
+        return {"received": True}
+
+    with ThreadedServer(app, port, asgi=False):
+        payload = seed_example("interview_started") | {"posting_id": posting_id}
+        acme.publish("interview_started", payload)
+        wait_until(lambda: received == ["jane.doe@example.com"])
+        forged = httpx.post(f"http://127.0.0.1:{port}/hook", content=b"{}")
+
+    assert forged.status_code == 400
