@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from hookline import __version__, logs
+from hookline import __version__, cli_api, logs
+from hookline.client import ApiError
 from hookline.config import Settings, SettingsError
 from hookline.domain.keys import Role
 from hookline.store import keys as key_store
@@ -215,15 +216,34 @@ def keys_revoke(key_id: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=int)
-@click.option("--secret", help="The webhook's whsec_… secret, to verify each delivery.")
-def listen(host: str, port: int, secret: str | None) -> None:
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    help="A webhook's whsec_… secret, to verify each delivery (repeat for several webhooks).",
+)
+def listen(host: str, port: int, secrets: tuple[str, ...]) -> None:
     """Receive deliveries locally: verify each signature and print the event."""
     from aiohttp import web
 
     from hookline.listen import make_app
 
     click.echo(f"Listening on http://{host}:{port}/ (any path); Ctrl+C to stop")
-    web.run_app(make_app(secret, click.echo), host=host, port=port, print=None)
+    web.run_app(make_app(list(secrets), click.echo), host=host, port=port, print=None)
+
+
+@main.command()
+@click.option("--interviews", type=click.IntRange(1, 100), default=3, show_default=True)
+@click.option("--analysis-delay", type=float, default=1.0, show_default=True)
+def demo(interviews: int, analysis_delay: float) -> None:
+    """Hookline, a listener and a few simulated interviews, end to end, on a temporary
+    database; ends with a summary."""
+    from hookline.demo import run_demo
+
+    try:
+        run_demo(interviews, analysis_delay)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -312,3 +332,8 @@ def bench(
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
         click.echo(f"written to {json_path}", err=True)
+
+
+main.add_command(cli_api.webhooks)
+main.add_command(cli_api.events)
+main.add_command(cli_api.simulate)

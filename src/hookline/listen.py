@@ -26,7 +26,28 @@ def _summary(payload: dict) -> str:
     return ", ".join(parts)
 
 
-def make_app(secret: str | None, echo: Callable[[str], None]) -> web.Application:
+def _verified_by_any(
+    content: bytes,
+    body: bytes,
+    is_get: bool,
+    headers,
+    secrets: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    """Passes if one of the secrets signed the delivery; else raises the last error."""
+    error: VerificationError | None = None
+    for secret in secrets:
+        try:
+            verify_signature(content, headers, secret)
+            if not is_get:
+                verify(body, headers, secret)
+            return
+        except VerificationError as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def make_app(secrets: list[str], echo: Callable[[str], None]) -> web.Application:
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         is_get = request.method == "GET"
@@ -34,15 +55,13 @@ def make_app(secret: str | None, echo: Callable[[str], None]) -> web.Application
         stamp = datetime.now().strftime("%H:%M:%S")
         try:
             event_type = event_type_of(request.headers).value
-            if secret:
-                verify_signature(content, request.headers, secret)
-                if not is_get:
-                    verify(body, request.headers, secret)
+            if secrets:
+                _verified_by_any(content, body, is_get, request.headers, secrets)
             fields = dict(request.query) if is_get else json.loads(body)
         except (VerificationError, ValueError) as exc:
             echo(f"{stamp}  REFUSED {request.method} {request.path}: {exc}")
             return web.json_response({"error": str(exc)}, status=400)
-        checked = "verified" if secret else "unverified (no --secret)"
+        checked = "verified" if secrets else "unverified (no --secret)"
         echo(
             f"{stamp}  {event_type:<20} {request.method} {request.path}  {_summary(fields)}"
             f"  [{checked}, webhook-id {request.headers.get('webhook-id')}]"
