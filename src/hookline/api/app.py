@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from hookline import __version__
 from hookline.api import events, health, metrics, webhooks
@@ -46,6 +48,7 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     )
     app.state.settings = settings
     app.state.wake_worker = lambda: None
+    _keep_examples_exact(app, (webhooks.WebhookCreate, webhooks.WebhookOut, events.PublishRequest))
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(webhooks.router)
@@ -53,3 +56,20 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app
+
+
+def _keep_examples_exact(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """FastAPI drops every null from the OpenAPI document, examples included; the seed's
+    examples have meaningful nulls, so put them back as written."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for model in models:
+                extra = model.model_config.get("json_schema_extra")
+                if isinstance(extra, dict) and "examples" in extra:
+                    schema["components"]["schemas"][model.__name__]["examples"] = extra["examples"]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

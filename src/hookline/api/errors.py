@@ -10,10 +10,40 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("hookline.api")
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ValidationErrorOut(BaseModel):
+    detail: str
+    errors: list[FieldError]
+
+
+def error(description: str, model: type[BaseModel] = ErrorOut) -> dict:
+    return {"model": model, "description": description}
+
+
+# What any /api route may answer besides success; routes add their own (403, 409).
+API_ERRORS: dict[int | str, dict] = {
+    400: error("The body is not valid JSON"),
+    401: error("Missing, unknown or revoked X-API-KEY"),
+    404: error("No such resource in the key's workspace"),
+    413: error("The body is over 1 MB"),
+    422: error("A field is invalid; `errors` names each", ValidationErrorOut),
+    503: error("The database is unavailable; retry shortly"),
+}
 REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookline.api.auth import CurrentPrincipal, Publisher
-from hookline.api.errors import validation_response
+from hookline.api.errors import API_ERRORS, error, validation_response
 from hookline.domain.events import (
     EventType,
     PayloadError,
@@ -21,17 +21,14 @@ from hookline.domain.webhooks import DeliveryStatus
 from hookline.metrics import EVENTS_PUBLISHED
 from hookline.store import events as event_store
 
-router = APIRouter(prefix="/api/events", tags=["events"])
+router = APIRouter(prefix="/api/events", tags=["events"], responses=API_ERRORS)
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
 class PublishRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"event_type": t.value, "payload": sample_payload(t)}
-                for t in (EventType.INTERVIEW_STARTED, EventType.INTERVIEW_COMPLETED)
-            ]
+            "examples": [{"event_type": t.value, "payload": sample_payload(t)} for t in EventType]
         }
     )
 
@@ -70,7 +67,7 @@ class EventOut(BaseModel):
     response_model=PublishResponse,
     status_code=202,
     summary="Publish an event",
-    responses={422: {"description": "The payload does not fit the event type's schema"}},
+    responses={403: error("Publishing needs a publisher key")},
 )
 async def publish_event(
     request: Request,

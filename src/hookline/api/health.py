@@ -9,7 +9,14 @@ from sqlalchemy import text
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get(
+    "/healthz",
+    summary="Liveness",
+    responses={
+        200: {"description": "Serving"},
+        503: {"description": "The database is unreachable"},
+    },
+)
 async def healthz(request: Request) -> JSONResponse:
     try:
         async with request.app.state.engine.connect() as conn:

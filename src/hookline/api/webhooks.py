@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hookline.api.auth import CurrentPrincipal
-from hookline.api.errors import validation_response
+from hookline.api.errors import API_ERRORS, error, validation_response
 from hookline.delivery.url_safety import UnsafeDestination, check_url
 from hookline.domain.events import EventType, encode_payload, sample_payload
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod, check_url_shape
@@ -18,7 +18,7 @@ from hookline.store import events as event_store
 from hookline.store import webhooks as webhook_store
 from hookline.store.webhooks import Webhook
 
-router = APIRouter(prefix="/api/webhook", tags=["webhooks"])
+router = APIRouter(prefix="/api/webhook", tags=["webhooks"], responses=API_ERRORS)
 
 SEED_WEBHOOK = {
     "webhook_id": "webhook_789",
@@ -29,7 +29,6 @@ SEED_WEBHOOK = {
     "is_active": True,
     "created_at": 1703097600.0,
     "updated_at": 1703097600.0,
-    "disabled_reason": None,
 }
 
 
@@ -248,7 +247,11 @@ async def rotate_secret(request: Request, principal: CurrentPrincipal, webhook_i
 
 
 @router.post(
-    "/test/{webhook_id}", response_model=TestSent, status_code=202, summary="Send a test event"
+    "/test/{webhook_id}",
+    response_model=TestSent,
+    status_code=202,
+    summary="Send a test event",
+    responses={409: error("The webhook is deactivated; activate it first")},
 )
 async def send_test_event(request: Request, principal: CurrentPrincipal, webhook_id: str):
     """Delivers the seed's example payload of the webhook's event type, now."""
@@ -297,7 +300,11 @@ async def list_deliveries(
 
 
 @router.post(
-    "/redeliver/{delivery_id}", response_model=Redelivered, status_code=202, summary="Redeliver"
+    "/redeliver/{delivery_id}",
+    response_model=Redelivered,
+    status_code=202,
+    summary="Redeliver",
+    responses={409: error("The webhook is deactivated; activate it first")},
 )
 async def redeliver(request: Request, principal: CurrentPrincipal, delivery_id: str):
     """Queue a new attempt of a delivery now, whatever its state."""
@@ -313,7 +320,11 @@ async def redeliver(request: Request, principal: CurrentPrincipal, delivery_id: 
 
 
 @router.post(
-    "/recover/{webhook_id}", response_model=Recovered, status_code=202, summary="Recover failures"
+    "/recover/{webhook_id}",
+    response_model=Recovered,
+    status_code=202,
+    summary="Recover failures",
+    responses={409: error("The webhook is deactivated; activate it first")},
 )
 async def recover_failed(
     request: Request,
