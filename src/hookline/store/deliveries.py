@@ -452,3 +452,15 @@ async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | No
     async with engine.connect() as conn:
         pending, due_count, oldest = (await conn.execute(query)).one()
     return pending, due_count, oldest
+
+
+async def status_counts(engine: AsyncEngine, workspace_id: str) -> dict[str, int]:
+    """How many of the workspace's deliveries are in each state."""
+    query = (
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.workspace_id == workspace_id)
+        .group_by(deliveries.c.status)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return {status.value: 0 for status in DeliveryStatus} | {row[0]: row[1] for row in rows}

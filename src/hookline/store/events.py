@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Float, Insert, bindparam, func, insert, literal, select
+from sqlalchemy import Float, Insert, Row, bindparam, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -181,31 +181,18 @@ async def publish_to_webhook(engine: AsyncEngine, event: NewEvent, webhook_id: s
     return Published(event_id, counts[event_id], replayed=False)
 
 
-async def get_event(engine: AsyncEngine, workspace_id: str, event_id: str) -> StoredEvent | None:
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(events).where(events.c.id == event_id, events.c.workspace_id == workspace_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        delivery_rows = (
-            await conn.execute(
-                select(deliveries)
-                .where(deliveries.c.event_id == event_id)
-                .order_by(deliveries.c.created_at, deliveries.c.id)
-            )
-        ).all()
-    return StoredEvent(
-        event_id=row.id,
-        event_type=row.event_type,
-        posting_id=row.posting_id,
-        interview_id=row.interview_id,
-        payload=row.payload,
-        idempotency_key=row.idempotency_key,
-        created_at=row.created_at,
-        deliveries=[
+async def _with_deliveries(conn: AsyncConnection, rows: Sequence[Row]) -> list[StoredEvent]:
+    """The events of ``rows``, each with its deliveries' states, in one more query."""
+    delivery_rows = (
+        await conn.execute(
+            select(deliveries)
+            .where(deliveries.c.event_id.in_([r.id for r in rows]))
+            .order_by(deliveries.c.created_at, deliveries.c.id)
+        )
+    ).all()
+    by_event: dict[str, list[DeliveryState]] = {}
+    for d in delivery_rows:
+        by_event.setdefault(d.event_id, []).append(
             DeliveryState(
                 d.id,
                 d.webhook_id,
@@ -215,6 +202,49 @@ async def get_event(engine: AsyncEngine, workspace_id: str, event_id: str) -> St
                 d.created_at,
                 d.updated_at,
             )
-            for d in delivery_rows
-        ],
-    )
+        )
+    return [
+        StoredEvent(
+            event_id=row.id,
+            event_type=row.event_type,
+            posting_id=row.posting_id,
+            interview_id=row.interview_id,
+            payload=row.payload,
+            idempotency_key=row.idempotency_key,
+            created_at=row.created_at,
+            deliveries=by_event.get(row.id, []),
+        )
+        for row in rows
+    ]
+
+
+async def get_event(engine: AsyncEngine, workspace_id: str, event_id: str) -> StoredEvent | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(events).where(events.c.id == event_id, events.c.workspace_id == workspace_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        (event,) = await _with_deliveries(conn, [row])
+    return event
+
+
+async def search_events(
+    engine: AsyncEngine,
+    workspace_id: str,
+    interview_id: str | None = None,
+    posting_id: str | None = None,
+    limit: int = 50,
+) -> list[StoredEvent]:
+    """The workspace's events, newest first, filtered by interview and posting."""
+    query = select(events).where(events.c.workspace_id == workspace_id)
+    if interview_id:
+        query = query.where(events.c.interview_id == interview_id)
+    if posting_id:
+        query = query.where(events.c.posting_id == posting_id)
+    query = query.order_by(events.c.created_at.desc(), events.c.id.desc()).limit(limit)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+        return await _with_deliveries(conn, rows) if rows else []

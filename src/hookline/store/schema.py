@@ -121,3 +121,14 @@ attempts = Table(
     Index("ix_attempts_delivery", "delivery_id"),
     Index("ix_attempts_started", "started_at"),
 )
+
+# Dashboard sign-ins: the cookie holds a random token, the table only its hash.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(40), ForeignKey("api_keys.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

@@ -1,0 +1,64 @@
+"""Dashboard sessions: opened with an API key, kept server-side, closed on sign-out."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.domain.keys import Principal, Role, hash_api_key
+from hookline.store.schema import api_keys, ui_sessions
+
+SESSION_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class UiSession:
+    principal: Principal
+    csrf_token: str
+
+
+async def open_session(engine: AsyncEngine, principal: Principal) -> tuple[str, str]:
+    """A new session for the key's holder: (cookie token, CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = time.time()
+    async with engine.begin() as conn:
+        await conn.execute(delete(ui_sessions).where(ui_sessions.c.expires_at < now))
+        await conn.execute(
+            insert(ui_sessions).values(
+                token_hash=hash_api_key(token),
+                key_id=principal.key_id,
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + SESSION_SECONDS,
+            )
+        )
+    return token, csrf
+
+
+async def find_session(engine: AsyncEngine, token: str) -> UiSession | None:
+    """The live session of a cookie token; none once expired or its key is revoked."""
+    query = (
+        select(api_keys.c.id, api_keys.c.workspace_id, api_keys.c.role, ui_sessions.c.csrf_token)
+        .join(api_keys, api_keys.c.id == ui_sessions.c.key_id)
+        .where(
+            ui_sessions.c.token_hash == hash_api_key(token),
+            ui_sessions.c.expires_at > time.time(),
+            api_keys.c.revoked_at.is_(None),
+        )
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return UiSession(Principal(row[0], row[1], Role(row[2])), row[3])
+
+
+async def close_session(engine: AsyncEngine, token: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            delete(ui_sessions).where(ui_sessions.c.token_hash == hash_api_key(token))
+        )
