@@ -17,6 +17,7 @@ from hookline.config import Settings
 from hookline.delivery.service import DeliveryService
 from hookline.store.database import create_engine
 from hookline.store.group_commit import PublishBatcher
+from hookline.ui import routes as ui_routes
 
 
 def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
@@ -55,6 +56,7 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    ui_routes.install(app)
     return app
 
 

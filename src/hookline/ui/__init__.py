@@ -1,0 +1,1 @@
+"""The dashboard at /ui: server-rendered pages, a server-side session, CSRF on every form."""

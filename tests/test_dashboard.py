@@ -1,0 +1,144 @@
+"""The dashboard, driven in headless Chromium: sign in, create a webhook, watch a delivery
+arrive, redeliver it, sign out; a wrong key is refused; forms need their CSRF token."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import seed_example
+from tests.support.receiver import Receiver
+from tests.support.server import HooklineServer
+from tests.support.workspace import Workspace
+
+# Set HOOKLINE_SCREENSHOTS=docs/screenshots to refresh the README's pictures.
+SCREENSHOTS = os.environ.get("HOOKLINE_SCREENSHOTS")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("Chromium is not installed: apt-get install chromium (see .ci/run)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    yield context.new_page()
+    context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, server: HooklineServer, key: str) -> None:
+    page.goto(f"{server.base_url}/ui")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_dashboard_journey(
+    page: Page, server: HooklineServer, acme: Workspace, receiver: Receiver, path: str,
+    posting_id: str,
+) -> None:  # fmt: skip
+    page.goto(f"{server.base_url}/ui/login")
+    shoot(page, "0-sign-in")
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "hookline_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    page.get_by_label("Posting ID").fill(posting_id)
+    page.get_by_label("URL").fill(receiver.url(path))
+    page.get_by_label("Event type").select_option("interview_started")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("status")).to_have_text("Webhook created")
+    webhook_url = page.url.split("?")[0]
+    webhook_id = webhook_url.rsplit("/", 1)[1]
+
+    payload = seed_example("interview_started") | {"posting_id": posting_id}
+    assert acme.publish("interview_started", payload).status_code == 202
+    receiver.wait_for(path)
+    deadline = time.monotonic() + 10
+    while page.locator(".delivery .pill.succeeded").count() == 0:
+        assert time.monotonic() < deadline, "the delivery never showed as succeeded"
+        page.goto(webhook_url)
+    expect(page.locator(".delivery table tbody tr").first).to_contain_text("200")
+    shoot(page, "2-webhook-deliveries")
+
+    page.locator(".delivery").first.get_by_role("button", name="Redeliver").click()
+    expect(page.get_by_role("status")).to_have_text("Redelivery queued")
+    receiver.wait_for(path, 2)
+
+    page.goto(f"{server.base_url}/ui")
+    expect(page.get_by_role("link", name=webhook_id)).to_be_visible()
+    shoot(page, "1-webhooks")
+    page.goto(f"{server.base_url}/ui/events?posting_id={posting_id}")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    shoot(page, "3-events")
+    page.get_by_role("link", name=payload["interview_id"]).first.click()
+    expect(page.locator(".timeline li.done")).to_have_count(1)
+    shoot(page, "4-interview-timeline")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    page.goto(f"{server.base_url}/ui")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+
+
+def test_wrong_key_is_refused(page: Page, server: HooklineServer) -> None:
+    sign_in(page, server, "hl_not-a-real-key")
+    expect(page.get_by_role("alert")).to_have_text("That API key is not valid (or was revoked).")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    assert not [c for c in page.context.cookies() if c["name"] == "hookline_session"]
+
+
+def test_forms_need_the_csrf_token(page: Page, server: HooklineServer, acme: Workspace) -> None:
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    session = next(c for c in page.context.cookies() if c["name"] == "hookline_session")
+    forged = httpx.post(
+        f"{server.base_url}/ui/webhooks",
+        data={"posting_id": "p", "url": "http://127.0.0.1:9/x", "event_type": "interview_started"},
+        cookies={"hookline_session": session["value"]},
+    )
+    assert forged.status_code == 403
+
+
+def test_phone_sized_screen(browser: Browser, server: HooklineServer, acme: Workspace) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    # Nothing wider than the screen but the tables, which scroll inside their box.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    shoot(page, "5-phone")
+    context.close()
