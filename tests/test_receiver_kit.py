@@ -55,6 +55,9 @@ def test_verify_returns_the_typed_event(
     stale = started_request.headers | {"webhook-timestamp": str(int(time.time()) - 3600)}
     with pytest.raises(VerificationError, match="tolerance"):
         verify_signature(started_request.body, stale, started["secret"])
+    unknown = started_request.headers | {"x-hookline-event-type": "interview_paused"}
+    with pytest.raises(VerificationError, match="unknown event type 'interview_paused'"):
+        verify(started_request.body, unknown, started["secret"])
 
 
 def test_listen_verifies_and_prints_deliveries(
