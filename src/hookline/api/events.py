@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookline.api.auth import CurrentPrincipal, Publisher
@@ -71,7 +72,6 @@ class EventOut(BaseModel):
 )
 async def publish_event(
     request: Request,
-    response: Response,
     principal: Publisher,
     body: PublishRequest,
     idempotency_key: Annotated[
@@ -99,13 +99,20 @@ async def publish_event(
             idempotency_key=idempotency_key,
         ),
     )
+    headers = {}
     if published.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
     else:
         EVENTS_PUBLISHED.labels(body.event_type.value).inc()
-    if published.deliveries and not published.replayed:
-        request.app.state.wake_worker()
-    return PublishResponse(event_id=published.event_id, deliveries=published.deliveries)
+        if published.deliveries:
+            request.app.state.wake_worker()
+    # The hot path answers directly: the body is two known fields, so FastAPI's
+    # validation and serialisation of the response model would only cost time.
+    return JSONResponse(
+        {"event_id": published.event_id, "deliveries": published.deliveries},
+        status_code=202,
+        headers=headers,
+    )
 
 
 @router.get("/{event_id}", response_model=EventOut, summary="An event and its deliveries")
