@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hookline.api.auth import CurrentPrincipal
 from hookline.api.errors import API_ERRORS, error, validation_response
 from hookline.delivery.url_safety import UnsafeDestination, check_url
-from hookline.domain.events import EventType, encode_payload, sample_payload
+from hookline.domain.events import EventType
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod, check_url_shape
 from hookline.store import deliveries as delivery_store
 from hookline.store import events as event_store
@@ -258,22 +258,7 @@ async def send_test_event(request: Request, principal: CurrentPrincipal, webhook
     webhook = await _owned(request, principal, webhook_id)
     if not webhook.is_active:
         raise HTTPException(409, "webhook is deactivated; activate it first")
-    event_type = EventType(webhook.event_type)
-    payload = sample_payload(event_type) | {
-        "posting_id": webhook.posting_id,
-        "timestamp": time.time(),
-    }
-    published = await event_store.publish_to_webhook(
-        request.app.state.engine,
-        event_store.NewEvent(
-            workspace_id=principal.workspace_id,
-            event_type=event_type.value,
-            posting_id=webhook.posting_id,
-            interview_id=payload["interview_id"],
-            payload=encode_payload(payload),
-        ),
-        webhook.webhook_id,
-    )
+    published = await event_store.publish_test_event(request.app.state.engine, webhook)
     request.app.state.wake_worker()
     return TestSent(event_id=published.event_id, deliveries=published.deliveries)
 

@@ -11,11 +11,13 @@ from sqlalchemy import Float, Insert, Row, bindparam, func, insert, literal, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hookline.domain.events import EventType, encode_payload, sample_payload
 from hookline.domain.ids import new_id
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.notify import notify_new_work
 from hookline.store.schema import deliveries, events, webhooks
 from hookline.store.sql import random_id
+from hookline.store.webhooks import Webhook
 
 
 @dataclass(frozen=True)
@@ -172,12 +174,25 @@ async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
     return published
 
 
-async def publish_to_webhook(engine: AsyncEngine, event: NewEvent, webhook_id: str) -> Published:
-    """Store an event delivered to one active webhook only (the test endpoint's sample)."""
+async def publish_test_event(engine: AsyncEngine, webhook: Webhook) -> Published:
+    """Deliver the seed's example of the webhook's event type to that webhook alone, now
+    (its posting and a fresh timestamp filled in)."""
+    event_type = EventType(webhook.event_type)
+    payload = sample_payload(event_type) | {
+        "posting_id": webhook.posting_id,
+        "timestamp": time.time(),
+    }
+    event = NewEvent(
+        workspace_id=webhook.workspace_id,
+        event_type=event_type.value,
+        posting_id=webhook.posting_id,
+        interview_id=payload["interview_id"],
+        payload=encode_payload(payload),
+    )
     event_id, now = new_id("evt"), time.time()
     async with engine.begin() as conn:
         await _insert_events(conn, [event], [event_id], now)
-        counts = await _fan_out(conn, [event_id], now, webhook_id)
+        counts = await _fan_out(conn, [event_id], now, webhook.webhook_id)
     return Published(event_id, counts[event_id], replayed=False)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -18,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from hookline.delivery.url_safety import UnsafeDestination, check_url
-from hookline.domain.events import EventType, encode_payload, sample_payload
+from hookline.domain.events import EventType
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod, check_url_shape
 from hookline.store import deliveries as delivery_store
 from hookline.store import events as event_store
@@ -222,16 +221,7 @@ async def webhook_action(request: Request, webhook_id: str, action: str) -> Resp
     if action == "test":
         if not webhook.is_active:
             return _back(here, "Activate the webhook first")
-        event_type = EventType(webhook.event_type)
-        payload = sample_payload(event_type) | {
-            "posting_id": webhook.posting_id,
-            "timestamp": time.time(),
-        }
-        new_event = event_store.NewEvent(
-            workspace_id, event_type.value, webhook.posting_id, payload["interview_id"],
-            encode_payload(payload),
-        )  # fmt: skip
-        await event_store.publish_to_webhook(engine, new_event, webhook_id)
+        await event_store.publish_test_event(engine, webhook)
         request.app.state.wake_worker()
         return _back(here, "Test event sent")
     if action == "recover":
