@@ -15,8 +15,10 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/hookline serve
 
-## test: install what the tests need, lint, and run the whole suite
+## test: install what the tests need (Python packages, and PostgreSQL, nginx and Chromium
+## from Debian), lint, and run the whole suite
 test: $(INSTALLED)
+	bash scripts/install-test-packages
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest
 
