@@ -51,7 +51,9 @@ def test_retry_delays_follow_the_schedule_with_jitter() -> None:
 
 def test_default_schedule_is_the_documented_one() -> None:
     assert DEFAULT_RETRY_SCHEDULE == (5, 300, 1800, 7200, 18000, 36000, 36000)
-    assert Settings().max_attempts == 8
+    # The immediate attempt and seven retries: the eighth failure is final.
+    assert retry_delay(Settings().retry_schedule, 7, 0.1) is not None
+    assert retry_delay(Settings().retry_schedule, 8, 0.1) is None
 
 
 def test_settings_from_environment() -> None:
@@ -65,7 +67,7 @@ def test_settings_from_environment() -> None:
     )
     assert settings.database_url == "postgresql://u:p@127.0.0.1:5432/hookline"
     assert settings.retry_schedule == (1, 1, 1)
-    assert settings.max_attempts == 4
+    assert retry_delay(settings.retry_schedule, 4, 0.0) is None
     assert settings.allow_private_urls is True
     assert settings.delivery_timeout == 3
     assert Settings.from_env({}).allow_private_urls is False
@@ -88,4 +90,4 @@ def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
 
 def test_empty_schedule_means_a_single_attempt() -> None:
     assert parse_retry_schedule("") == ()
-    assert Settings(retry_schedule=()).max_attempts == 1
+    assert retry_delay(Settings(retry_schedule=()).retry_schedule, 1, 0.1) is None

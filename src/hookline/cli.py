@@ -287,11 +287,10 @@ def bench(
 ) -> None:
     """Measure Hookline against a bare client's ceiling on this machine (loopback only)."""
     import dataclasses
-    import json
 
     import uvloop
 
-    from hookline.bench.harness import BenchConfig, format_table, run
+    from hookline.bench.harness import BenchConfig, format_table, run, write_json
 
     config = BenchConfig()
     if quick:
@@ -330,7 +329,7 @@ def bench(
     report = uvloop.run(run(config, lambda line: click.echo(line, err=True)))
     click.echo(format_table(report))
     if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+        write_json(report, Path(json_path))
         click.echo(f"written to {json_path}", err=True)
 
 

@@ -81,10 +81,6 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"  # or "json"
 
-    @property
-    def max_attempts(self) -> int:
-        return len(self.retry_schedule) + 1
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

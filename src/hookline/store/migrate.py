@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib import resources
 
 from alembic import command
@@ -22,8 +21,3 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_to_head(database_url: str) -> None:
     """Bring the schema up to date. Synchronous: call it before the event loop starts."""
     command.upgrade(alembic_config(database_url), "head")
-
-
-async def upgrade_to_head_async(database_url: str) -> None:
-    # env.py runs its own event loop, so it gets a thread of its own.
-    await asyncio.to_thread(upgrade_to_head, database_url)
