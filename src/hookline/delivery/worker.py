@@ -203,19 +203,20 @@ class DeliveryWorker:
             self._release_webhook_slot(delivery.webhook_id)
         outcome = outcome_of(delivery, result, self._settings)
         _count(delivery, outcome)
-        log.info(
-            "attempt %d of delivery %s (event %s, webhook %s): %s",
-            outcome.attempt_number,
-            delivery.delivery_id,
-            delivery.event_id,
-            delivery.webhook_id,
-            result.status_code if result.error is None else result.error,
-            extra={
-                "delivery_id": delivery.delivery_id,
-                "event_id": delivery.event_id,
-                "webhook_id": delivery.webhook_id,
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # the hot path skips building the record
+            log.info(
+                "attempt %d of delivery %s (event %s, webhook %s): %s",
+                outcome.attempt_number,
+                delivery.delivery_id,
+                delivery.event_id,
+                delivery.webhook_id,
+                result.status_code if result.error is None else result.error,
+                extra={
+                    "delivery_id": delivery.delivery_id,
+                    "event_id": delivery.event_id,
+                    "webhook_id": delivery.webhook_id,
+                },
+            )
         self._outcomes.put_nowait(outcome)
 
     def _release_webhook_slot(self, webhook_id: str) -> None:
