@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from hookline.bench.postgres import PostgresCluster
 from tests.conftest import seed_example
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer, HooklineWorker
+from tests.support.workspace import Workspace
 
 EVENTS = 2000
 CRASH_ENV = {
@@ -37,17 +39,25 @@ def publish(client: httpx.Client, n: int) -> bool:
 
 
 def register(server: HooklineServer, receiver: Receiver) -> str:
-    integrator = server.client(server.create_key("crash"))
-    response = integrator.post(
-        "/api/webhook/create",
-        json={
-            "posting_id": "crash",
-            "url": receiver.url("/count"),
-            "event_type": "interview_started",
-        },
-    )
-    assert response.status_code == 200
-    return server.create_key("crash", "publisher")
+    """A webhook to the counting receiver; a publisher key for the workspace."""
+    workspace = Workspace.on(server, "crash")
+    workspace.create_webhook(receiver.url("/count"), "crash", "interview_started")
+    return workspace.publisher.headers["X-API-KEY"]
+
+
+def publish_through_kills(
+    server: HooklineServer, publisher_key: str, kills: dict[int, Callable[[], None]]
+) -> set[str]:
+    """Publish EVENTS events, running ``kills[n]`` before event n; the ones accepted."""
+    client = server.client(publisher_key)
+    accepted: set[str] = set()
+    for n in range(EVENTS):
+        if n in kills:
+            kills[n]()
+            client = server.client(publisher_key)  # the server may have restarted
+        if publish(client, n):
+            accepted.add(str(n))
+    return accepted
 
 
 def assert_all_delivered(receiver: Receiver, accepted: set[str], in_flight_bound: int) -> None:
@@ -82,18 +92,17 @@ def test_postgresql_api_and_worker_killed_mid_way(
         for worker in workers:
             worker.start()
         publisher_key = register(server, receiver)
-        client = server.client(publisher_key)
-        accepted: set[str] = set()
-        for n in range(EVENTS):
-            if n == EVENTS // 3:
-                workers[0].kill()
-            if n == EVENTS // 2:
-                server.kill()
-                server.start()
-                workers[0].start()
-                client = server.client(publisher_key)
-            if publish(client, n):
-                accepted.add(str(n))
+
+        def restart_api_and_worker() -> None:
+            server.kill()
+            server.start()
+            workers[0].start()
+
+        accepted = publish_through_kills(
+            server,
+            publisher_key,
+            {EVENTS // 3: workers[0].kill, EVENTS // 2: restart_api_and_worker},
+        )
 
         assert len(accepted) == EVENTS
         # Only what the killed worker had claimed (its concurrency) may arrive twice.
@@ -112,15 +121,12 @@ def test_sqlite_process_killed_mid_way(tmp_path: Path) -> None:
     try:
         server.start()
         publisher_key = register(server, receiver)
-        client = server.client(publisher_key)
-        accepted: set[str] = set()
-        for n in range(EVENTS):
-            if n == EVENTS // 2:
-                server.kill()
-                server.start()
-                client = server.client(publisher_key)
-            if publish(client, n):
-                accepted.add(str(n))
+
+        def restart() -> None:
+            server.kill()
+            server.start()
+
+        accepted = publish_through_kills(server, publisher_key, {EVENTS // 2: restart})
 
         assert len(accepted) == EVENTS
         assert_all_delivered(receiver, accepted, in_flight_bound=50)

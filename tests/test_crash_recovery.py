@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.conftest import seed_example
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer
+from tests.support.workspace import Workspace
 
 EVENTS = 20
 
@@ -22,17 +23,11 @@ def test_kill_9_loses_nothing(tmp_path: Path) -> None:
     server = HooklineServer(tmp_path, env={"HOOKLINE_ENDPOINT_CONCURRENCY": "1"})
     try:
         server.start()
-        integrator = server.client(server.create_key("crash"))
-        publisher = server.client(server.create_key("crash", "publisher"))
-        created = integrator.post(
-            "/api/webhook/create",
-            json={
-                "posting_id": "crash-posting",
-                "url": receiver.url("/crash"),
-                "event_type": "interview_started",
-            },
+        workspace = Workspace.on(server, "crash")
+        publisher = workspace.publisher
+        created = workspace.create_webhook(
+            receiver.url("/crash"), "crash-posting", "interview_started"
         )
-        assert created.status_code == 200
         payload = seed_example("interview_started") | {"posting_id": "crash-posting"}
         accepted = []
         for n in range(EVENTS):
@@ -62,7 +57,7 @@ def test_kill_9_loses_nothing(tmp_path: Path) -> None:
         assert {n for n, count in counts.items() if count > 1} <= sent_before_kill
         assert len(delivered()) - len(accepted) <= len(sent_before_kill)
         with server.client(server.create_key("crash")) as reader:
-            webhook_id = created.json()["webhook_id"]
+            webhook_id = created["webhook_id"]
             page = reader.get(
                 f"/api/webhook/deliveries/{webhook_id}", params={"limit": "100"}
             ).json()
