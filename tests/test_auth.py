@@ -31,9 +31,9 @@ def test_missing_or_unknown_key_is_401(server: HooklineServer, method: str, path
         missing = anonymous.request(method, path)
         unknown = anonymous.request(method, path, headers={"X-API-KEY": "hl_not-a-key"})
     assert missing.status_code == 401
-    assert missing.json() == {"detail": "missing X-API-KEY header"}
+    assert missing.json() == {"code": "missing_api_key", "detail": "missing X-API-KEY header"}
     assert unknown.status_code == 401
-    assert unknown.json() == {"detail": "invalid or revoked API key"}
+    assert unknown.json() == {"code": "invalid_api_key", "detail": "invalid or revoked API key"}
 
 
 def test_revoked_key_is_401(server: HooklineServer) -> None:
@@ -48,7 +48,7 @@ def test_revoked_key_is_401(server: HooklineServer) -> None:
         assert "revoked" in server.cli("keys", "revoke", key_id)
         response = client.get("/api/webhook/all")
     assert response.status_code == 401
-    assert response.json() == {"detail": "invalid or revoked API key"}
+    assert response.json()["code"] == "invalid_api_key"
 
 
 def test_keys_list_never_shows_a_key(server: HooklineServer) -> None:
@@ -62,7 +62,7 @@ def test_only_publisher_keys_publish(acme: Workspace) -> None:
     body = {"event_type": "interview_started", "payload": seed_example("interview_started")}
     response = acme.integrator.post("/api/events", json=body)
     assert response.status_code == 403
-    assert response.json() == {"detail": "publishing events needs a publisher key"}
+    assert response.json()["code"] == "forbidden"
 
 
 def test_another_workspaces_resources_are_404(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hookline.domain.events import EventType, PayloadError, validate_payload
+from hookline.errors import FieldProblem
 from tests.conftest import seed_example
 
 
@@ -28,8 +29,8 @@ def test_types_are_strict() -> None:
     completed = seed_example("interview_completed") | {"timestamp": "1770810397.08"}
     with pytest.raises(PayloadError) as raised:
         validate_payload(EventType.INTERVIEW_COMPLETED, completed)
-    assert raised.value.errors == [
-        {"field": "payload.timestamp", "message": "Input should be a valid number"}
+    assert raised.value.problems == [
+        FieldProblem("payload.timestamp", "Input should be a valid number")
     ]
 
 
@@ -45,6 +46,6 @@ def test_missing_nested_object_names_its_path() -> None:
     ]
     with pytest.raises(PayloadError) as raised:
         validate_payload(EventType.REPORT_AVAILABLE, report)
-    assert [e["field"] for e in raised.value.errors] == [
+    assert [p.field for p in raised.value.problems] == [
         "payload.interview_data_model.details.workflow_status.step_by_step.0.state_flags"
     ]

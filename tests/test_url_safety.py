@@ -11,7 +11,7 @@ import pytest
 
 from hookline.delivery.sender import Sender
 from hookline.delivery.url_safety import is_forbidden, literal_address
-from hookline.store.deliveries import ClaimedDelivery
+from hookline.store.queue import ClaimedDelivery
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
 

@@ -1,12 +1,16 @@
-"""Settings read from HOOKLINE_* environment variables, gathered in one object."""
+"""Settings, read from HOOKLINE_* environment variables and validated in one place
+(pydantic-settings). Each field's description is the README's settings table."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "HOOKLINE_"
 DEFAULT_DATABASE_URL = "sqlite:///./data/hookline.db"
 # Seconds to wait between attempts after the first, immediate one: 5 s, 5 min, 30 min,
 # 2 h, 5 h, 10 h, 10 h (the schedule Svix publishes).
@@ -14,30 +18,7 @@ DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 class SettingsError(ValueError):
-    """A HOOKLINE_* variable holds a value that cannot be used."""
-
-
-def _parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"{name} must be true or false, not {raw!r}")
-
-
-def _parse_number(name: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
-
-
-def _parse_positive(name: str, raw: str) -> float:
-    value = _parse_number(name, raw)
-    if value <= 0:
-        raise SettingsError(f"{name} must be greater than 0, not {raw!r}")
-    return value
+    """A HOOKLINE_* variable holds a value that cannot be used; the message names it."""
 
 
 def parse_retry_schedule(raw: str) -> tuple[float, ...]:
@@ -49,84 +30,130 @@ def parse_retry_schedule(raw: str) -> tuple[float, ...]:
         try:
             delay = float(part)
         except ValueError:
-            raise SettingsError(
-                f"HOOKLINE_RETRY_SCHEDULE must be comma-separated seconds, not {raw!r}"
-            ) from None
-        if delay < 0:
-            raise SettingsError(f"HOOKLINE_RETRY_SCHEDULE has a negative delay: {part!r}")
+            raise ValueError(f"must be comma-separated seconds, not {raw!r}") from None
+        if not 0 <= delay < float("inf"):
+            raise ValueError(f"has a delay that is negative or not finite: {part!r}")
         delays.append(delay)
     return tuple(delays)
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="`sqlite:///PATH` or `postgresql://user:pass@host:port/db`",
+    )
+    allow_private_urls: bool = Field(
+        False,
+        description="allow loopback and private destinations (local development, demos, tests)",
+    )
+    retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        DEFAULT_RETRY_SCHEDULE,
+        description="seconds between attempts after the first, immediate one; `1,1,1` "
+        "means four attempts at most",
+    )
     # Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter] so that
     # deliveries that failed together do not all retry in the same instant.
-    retry_jitter: float = 0.1
-    delivery_timeout: float = 15.0
-    allow_private_urls: bool = False
-    worker_concurrency: int = 200
-    endpoint_concurrency: int = 20
-    claim_batch_size: int = 200
+    retry_jitter: float = Field(
+        0.1, ge=0, lt=1, description="each delay is multiplied by a random factor in "
+        "[1 - j, 1 + j]"
+    )  # fmt: skip
+    delivery_timeout: float = Field(
+        15.0, gt=0, description="seconds an attempt may take, connection included"
+    )
+    worker_concurrency: int = Field(
+        200, ge=1, description="attempts in flight at once, per worker process"
+    )
+    endpoint_concurrency: int = Field(
+        20, ge=1, description="attempts in flight at once to one webhook"
+    )
+    claim_batch_size: int = Field(
+        200, ge=1, description="deliveries claimed per database round trip"
+    )
     # A claim expires after the longest an attempt can take plus a margin, so a worker
     # that died mid-send releases its deliveries to the others.
-    lease_seconds: float = 60.0
-    poll_interval: float = 1.0
+    lease_seconds: float = Field(
+        60.0, gt=0, description="how long a claim lasts; must exceed the delivery timeout"
+    )
+    poll_interval: float = Field(
+        1.0, gt=0,
+        description="seconds between checks for due work when nothing wakes the worker",
+    )  # fmt: skip
     # A webhook whose every attempt has failed for this long is deactivated (Svix: 5 days).
-    disable_after_hours: float = 120.0
-    retention_days: float = 30.0
-    purge_interval: float = 600.0
-    log_level: str = "info"
-    log_format: str = "text"  # or "json"
+    disable_after_hours: float = Field(
+        120.0, gt=0,
+        description="deactivate a webhook whose every attempt has failed for this long",
+    )  # fmt: skip
+    retention_days: float = Field(
+        30.0, gt=0,
+        description="events, deliveries and attempts older than this are purged (events "
+        "with a pending delivery are kept)",
+    )  # fmt: skip
+    purge_interval: float = Field(
+        600.0, gt=0,
+        description="seconds between retention purges; each purges in batches of 500",
+    )  # fmt: skip
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="`debug`, `info`, `warning`, `error`"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`json`: one JSON object a line, with `event_id`, `delivery_id` and "
+        "`webhook_id` fields where they apply",
+    )
+
+    @field_validator("retry_schedule", mode="before")
+    @classmethod
+    def _schedule_from_text(cls, value: Any) -> Any:
+        return parse_retry_schedule(value) if isinstance(value, str) else value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_attempt(self) -> Settings:
+        if self.lease_seconds <= self.delivery_timeout:
+            raise ValueError(
+                f"{ENV_PREFIX}LEASE_SECONDS must be longer than {ENV_PREFIX}DELIVERY_TIMEOUT"
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings from ``environ`` (default: this process's environment); a
+        SettingsError naming the variable when one cannot be used."""
         env = os.environ if environ is None else environ
-        kwargs = {
-            attr: parse(name, env[name]) for name, (attr, parse) in _FROM_ENV.items() if name in env
+        given = {
+            name: env[f"{ENV_PREFIX}{name.upper()}"]
+            for name in cls.model_fields
+            if f"{ENV_PREFIX}{name.upper()}" in env
         }
-        settings = cls(**kwargs)
-        if settings.lease_seconds <= settings.delivery_timeout:
-            raise SettingsError(
-                "HOOKLINE_LEASE_SECONDS must be longer than HOOKLINE_DELIVERY_TIMEOUT"
-            )
-        return settings
+        return cls.checked(**given)
+
+    @classmethod
+    def checked(cls, **values: Any) -> Settings:
+        """Settings from these values alone (no environment), each validated."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+    def changed(self, **changes: Any) -> Settings:
+        """A copy with ``changes``, validated like any other settings."""
+        return self.checked(**(self.model_dump() | changes))
 
 
-def _parse_jitter(name: str, raw: str) -> float:
-    jitter = _parse_number(name, raw)
-    if not 0 <= jitter < 1:
-        raise SettingsError(f"{name} must be in [0, 1), not {raw!r}")
-    return jitter
-
-
-def _parse_log_format(name: str, raw: str) -> str:
-    if raw.lower() not in ("text", "json"):
-        raise SettingsError(f"{name} must be text or json, not {raw!r}")
-    return raw.lower()
-
-
-def _parse_positive_int(name: str, raw: str) -> int:
-    return int(_parse_positive(name, raw))
-
-
-# Each HOOKLINE_* variable: the setting it fills and how its text is read.
-_FROM_ENV: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "HOOKLINE_DATABASE_URL": ("database_url", lambda _name, raw: raw),
-    "HOOKLINE_RETRY_SCHEDULE": ("retry_schedule", lambda _name, raw: parse_retry_schedule(raw)),
-    "HOOKLINE_RETRY_JITTER": ("retry_jitter", _parse_jitter),
-    "HOOKLINE_DELIVERY_TIMEOUT": ("delivery_timeout", _parse_positive),
-    "HOOKLINE_ALLOW_PRIVATE_URLS": ("allow_private_urls", _parse_bool),
-    "HOOKLINE_WORKER_CONCURRENCY": ("worker_concurrency", _parse_positive_int),
-    "HOOKLINE_ENDPOINT_CONCURRENCY": ("endpoint_concurrency", _parse_positive_int),
-    "HOOKLINE_CLAIM_BATCH_SIZE": ("claim_batch_size", _parse_positive_int),
-    "HOOKLINE_LEASE_SECONDS": ("lease_seconds", _parse_positive),
-    "HOOKLINE_POLL_INTERVAL": ("poll_interval", _parse_positive),
-    "HOOKLINE_DISABLE_AFTER_HOURS": ("disable_after_hours", _parse_positive),
-    "HOOKLINE_RETENTION_DAYS": ("retention_days", _parse_positive),
-    "HOOKLINE_PURGE_INTERVAL": ("purge_interval", _parse_positive),
-    "HOOKLINE_LOG_LEVEL": ("log_level", lambda _name, raw: raw.lower()),
-    "HOOKLINE_LOG_FORMAT": ("log_format", _parse_log_format),
-}
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = f"{ENV_PREFIX}{error['loc'][0]}".upper() if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        given = error.get("input")
+        # The database URL may hold a password: never repeat it.
+        secret = name == f"{ENV_PREFIX}DATABASE_URL"
+        shown = f" (given {given!r})" if isinstance(given, str) and name and not secret else ""
+        problems.append(f"{name}: {message}{shown}" if name else message)
+    return "; ".join(problems)

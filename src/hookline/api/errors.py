@@ -1,24 +1,33 @@
-"""Every error is JSON with a ``detail`` naming the field or the reason; a client's
-mistake is a 4xx, never a 500."""
+"""Every API error is JSON ``{"code", "detail", "errors"?}``: ``code`` stable and
+documented, ``detail`` for people, ``errors`` naming each field at fault. A client's
+mistake is a 4xx, never a 500; this module is the one place errors become answers."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hookline.domain.inputs import MalformedJson
+from hookline.errors import (
+    ERROR_CODES,
+    FieldProblem,
+    HooklineError,
+    InvalidInput,
+    MalformedRequest,
+    Unavailable,
+)
+
 log = logging.getLogger("hookline.api")
 
-
-class ErrorOut(BaseModel):
-    detail: str
+ErrorCode = Literal[tuple(ERROR_CODES)]  # type: ignore[valid-type]
 
 
 class FieldError(BaseModel):
@@ -26,25 +35,50 @@ class FieldError(BaseModel):
     message: str
 
 
-class ValidationErrorOut(BaseModel):
+class ErrorOut(BaseModel):
+    code: ErrorCode = Field(description="Stable: branch on this, not on `detail`")  # type: ignore[valid-type]
     detail: str
-    errors: list[FieldError]
+    errors: list[FieldError] | None = Field(None, description="Each field at fault (422)")
 
 
-def error(description: str, model: type[BaseModel] = ErrorOut) -> dict:
-    return {"model": model, "description": description}
+def error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
 
 
-# What any /api route may answer besides success; routes add their own (403, 409).
-API_ERRORS: dict[int | str, dict] = {
+# What any /api route may answer besides success; routes add their own (409).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
     400: error("The body is not valid JSON"),
     401: error("Missing, unknown or revoked X-API-KEY"),
+    403: error("The key's role may not call this route"),
     404: error("No such resource in the key's workspace"),
     413: error("The body is over 1 MB"),
-    422: error("A field is invalid; `errors` names each", ValidationErrorOut),
-    503: error("The database is unavailable; retry shortly"),
+    422: error("A field is invalid; `errors` names each"),
+    503: error("The database is unavailable; retry after Retry-After seconds"),
 }
 REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
+HTTP_CODES = {
+    400: "malformed_json",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+def error_body(code: str, detail: str, problems: Sequence[FieldProblem] = ()) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if problems:
+        body["errors"] = [{"field": p.field, "message": p.message} for p in problems]
+    return body
+
+
+def error_response(exc: HooklineError) -> JSONResponse:
+    problems = exc.problems if isinstance(exc, InvalidInput) else ()
+    headers = None
+    if isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    return JSONResponse(
+        error_body(exc.code, exc.detail, problems), status_code=exc.status, headers=headers
+    )
 
 
 def field_name(loc: Sequence[Any]) -> str:
@@ -60,46 +94,56 @@ def clean_message(message: str) -> str:
     return message.removeprefix("Value error, ") or "is invalid"
 
 
-def validation_response(errors: list[dict[str, str]], status_code: int = 422) -> JSONResponse:
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return JSONResponse({"detail": detail, "errors": errors}, status_code=status_code)
-
-
-async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+def _from_validation_error(exc: RequestValidationError) -> HooklineError:
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
-        return JSONResponse({"detail": "request body is not valid JSON"}, status_code=400)
-    errors = [
-        {"field": field_name(e.get("loc", ())), "message": clean_message(e.get("msg", ""))}
-        for e in raw
-    ]
-    return validation_response(errors)
-
-
-async def _on_http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse(
-        {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        return MalformedRequest("request body is not valid JSON")
+    return InvalidInput(
+        [FieldProblem(field_name(e.get("loc", ())), clean_message(e.get("msg", ""))) for e in raw]
     )
 
 
-async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    # Not the client's fault and usually passing (a restart, a failover): say so, and when
-    # to come back, rather than a bare 500.
-    log.error("database error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return JSONResponse(
-        {"detail": "the database is unavailable; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
-
-
-async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+def to_hookline_error(request: Request, exc: Exception) -> HooklineError:
+    """Any exception as the error the client is told about."""
+    if isinstance(exc, HooklineError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return _from_validation_error(exc)
+    if isinstance(exc, MalformedJson):
+        return MalformedRequest(str(exc))
+    if isinstance(exc, StarletteHTTPException):
+        code = HTTP_CODES.get(exc.status_code, "internal_error")
+        return HooklineError(str(exc.detail), code=code, status=exc.status_code)
+    if isinstance(exc, DBAPIError):
+        # Not the client's fault and usually passing (a restart, a failover): say so,
+        # and when to come back, rather than a bare 500.
+        log.error("database error on %s %s: %s", request.method, request.url.path,
+                  type(exc.orig).__name__ if exc.orig else type(exc).__name__)  # fmt: skip
+        return Unavailable("the database is unavailable; try again shortly")
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    return HooklineError("internal error")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(DBAPIError, _on_database_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _on_unexpected_error)
+ErrorRenderer = Callable[[Request, HooklineError], Awaitable[Response] | Response]
+
+
+def install_error_handlers(app: FastAPI, dashboard: tuple[str, ErrorRenderer]) -> None:
+    """Errors under the dashboard's prefix go to its renderer; all others become JSON."""
+    prefix, render_page = dashboard
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        error = to_hookline_error(request, exc)
+        if request.url.path.startswith(prefix):
+            rendered = render_page(request, error)
+            return await rendered if isinstance(rendered, Awaitable) else rendered
+        return error_response(error)
+
+    for kind in (
+        HooklineError,
+        RequestValidationError,
+        MalformedJson,
+        StarletteHTTPException,
+        DBAPIError,
+        Exception,
+    ):
+        app.add_exception_handler(kind, handle)

@@ -5,25 +5,20 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from hookline.api.auth import CurrentPrincipal, Publisher
-from hookline.api.errors import API_ERRORS, error, validation_response
-from hookline.domain.events import (
-    EventType,
-    PayloadError,
-    encode_payload,
-    sample_payload,
-    validate_payload,
-)
+from hookline.api.deps import EventReader, Publisher, ServicesDep
+from hookline.api.errors import API_ERRORS, error
+from hookline.api.strict_json import StrictJsonRoute
+from hookline.domain.events import EventType, sample_payload
+from hookline.domain.inputs import MAX_ID_LENGTH
 from hookline.domain.webhooks import DeliveryStatus
-from hookline.metrics import EVENTS_PUBLISHED
-from hookline.store import events as event_store
 
-router = APIRouter(prefix="/api/events", tags=["events"], responses=API_ERRORS)
-MAX_IDEMPOTENCY_KEY_LENGTH = 200
+router = APIRouter(
+    prefix="/api/events", tags=["events"], responses=API_ERRORS, route_class=StrictJsonRoute
+)
 
 
 class PublishRequest(BaseModel):
@@ -68,44 +63,28 @@ class EventOut(BaseModel):
     response_model=PublishResponse,
     status_code=202,
     summary="Publish an event",
-    responses={403: error("Publishing needs a publisher key")},
+    responses={409: error("The Idempotency-Key was used before with another body")},
 )
 async def publish_event(
-    request: Request,
+    services: ServicesDep,
     principal: Publisher,
     body: PublishRequest,
     idempotency_key: Annotated[
         str | None,
         Header(
             alias="Idempotency-Key",
-            max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
-            description="Repeat a publish safely: the same key returns the first event",
+            max_length=MAX_ID_LENGTH,
+            description="Repeat a publish safely: the same key and body return the first "
+            "event; the same key with another body is a 409",
         ),
     ] = None,
-):
+) -> JSONResponse:
     """Validates the payload, stores the event and one delivery per active webhook of the
     workspace with the same ``posting_id`` and ``event_type``, then answers 202."""
-    try:
-        validate_payload(body.event_type, body.payload)
-    except PayloadError as exc:
-        return validation_response(exc.errors)
-    published = await request.app.state.publisher.publish(
-        event_store.NewEvent(
-            workspace_id=principal.workspace_id,
-            event_type=body.event_type.value,
-            posting_id=body.payload["posting_id"],
-            interview_id=body.payload["interview_id"],
-            payload=encode_payload(body.payload),
-            idempotency_key=idempotency_key,
-        ),
+    published = await services.events.publish(
+        principal, body.event_type.value, body.payload, idempotency_key
     )
-    headers = {}
-    if published.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    else:
-        EVENTS_PUBLISHED.labels(body.event_type.value).inc()
-        if published.deliveries:
-            request.app.state.wake_worker()
+    headers = {"Idempotent-Replayed": "true"} if published.replayed else None
     # The hot path answers directly: the body is two known fields, so FastAPI's
     # validation and serialisation of the response model would only cost time.
     return JSONResponse(
@@ -115,11 +94,9 @@ async def publish_event(
     )
 
 
-@router.get("/{event_id}", response_model=EventOut, summary="An event and its deliveries")
-async def get_event(request: Request, principal: CurrentPrincipal, event_id: str):
-    event = await event_store.get_event(request.app.state.engine, principal.workspace_id, event_id)
-    if event is None:
-        raise HTTPException(404, "event not found")
+@router.get("/{event_id}", summary="An event and its deliveries")
+async def get_event(services: ServicesDep, principal: EventReader, event_id: str) -> EventOut:
+    event = await services.events.get(principal, event_id)
     return EventOut(
         event_id=event.event_id,
         event_type=EventType(event.event_type),

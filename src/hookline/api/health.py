@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+
+from hookline.api.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,10 +18,7 @@ router = APIRouter(tags=["health"])
         503: {"description": "The database is unreachable"},
     },
 )
-async def healthz(request: Request) -> JSONResponse:
-    try:
-        async with request.app.state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception:
+async def healthz(services: ServicesDep) -> JSONResponse:
+    if not await services.operations.database_answers():
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hookline.api.errors import error_body
+
 MAX_BODY_BYTES = 1_000_000
 
 
@@ -45,7 +47,8 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, guarded_send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body exceeds {self.max_bytes} bytes"}).encode()
+        detail = f"request body exceeds {self.max_bytes} bytes"
+        body = json.dumps(error_body("body_too_large", detail)).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import time
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hookline.store.deliveries import backlog
+from hookline.api.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+async def metrics(services: ServicesDep) -> Response:
     """This process's counters, and the installation's backlog read from the database."""
-    now = time.time()
-    pending, due, oldest_due = await backlog(request.app.state.engine, now)
+    backlog = await services.operations.backlog()
     gauges = [
-        ("hookline_deliveries_pending", "Deliveries not yet finished", pending),
-        ("hookline_deliveries_due", "Pending deliveries due now", due),
+        ("hookline_deliveries_pending", "Deliveries not yet finished", backlog.pending),
+        ("hookline_deliveries_due", "Pending deliveries due now", backlog.due),
         (
             "hookline_oldest_due_delivery_age_seconds",
             "How long the oldest due delivery has waited",
-            now - oldest_due if oldest_due is not None else 0.0,
+            backlog.oldest_due_age_seconds,
         ),
     ]
     text = generate_latest().decode() + "".join(

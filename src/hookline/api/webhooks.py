@@ -5,20 +5,22 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hookline.api.auth import CurrentPrincipal
-from hookline.api.errors import API_ERRORS, error, validation_response
-from hookline.delivery.url_safety import UnsafeDestination, check_url
+from hookline.api.deps import Integrator, ServicesDep
+from hookline.api.errors import API_ERRORS, error
+from hookline.api.strict_json import StrictJsonRoute
 from hookline.domain.events import EventType
-from hookline.domain.webhooks import DeliveryStatus, HttpMethod, check_url_shape
-from hookline.store import deliveries as delivery_store
-from hookline.store import events as event_store
-from hookline.store import webhooks as webhook_store
-from hookline.store.webhooks import Webhook
+from hookline.domain.inputs import MAX_ID_LENGTH
+from hookline.domain.webhooks import DeliveryStatus, HttpMethod
+from hookline.service.deliveries import MAX_PAGE_SIZE
+from hookline.service.webhooks import Webhook, WebhookDraft
 
-router = APIRouter(prefix="/api/webhook", tags=["webhooks"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/api/webhook", tags=["webhooks"], responses=API_ERRORS, route_class=StrictJsonRoute
+)
+INACTIVE = {409: error("The webhook is deactivated; activate it first")}
 
 SEED_WEBHOOK = {
     "webhook_id": "webhook_789",
@@ -46,22 +48,16 @@ class WebhookCreate(BaseModel):
         }
     )
 
-    posting_id: str = Field(min_length=1, max_length=200, description="ID of the job posting")
+    # The service checks every rule; the bounds here document them.
+    posting_id: str = Field(
+        min_length=1, max_length=MAX_ID_LENGTH, description="ID of the job posting"
+    )
     url: str = Field(description="The destination URL that will receive the webhook payload")
     event_type: EventType
     http_method: HttpMethod = Field(HttpMethod.POST, description="get or post (default: post)")
 
-    @field_validator("posting_id")
-    @classmethod
-    def _posting_id_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _url_shape(cls, value: str) -> str:
-        return check_url_shape(value)
+    def draft(self) -> WebhookDraft:
+        return WebhookDraft(self.posting_id, self.url, self.event_type.value, self.http_method)
 
     @field_validator("http_method", mode="before")
     @classmethod
@@ -113,6 +109,14 @@ class SecretOut(BaseModel):
     secret: str
     previous_secret_expires_at: float | None = None
 
+    @classmethod
+    def of(cls, webhook: Webhook) -> SecretOut:
+        expires = webhook.previous_secret_expires_at
+        return cls(
+            secret=webhook.secret,
+            previous_secret_expires_at=expires if expires and expires > time.time() else None,
+        )
+
 
 class TestSent(BaseModel):
     event_id: str
@@ -155,174 +159,100 @@ class Redelivered(BaseModel):
     status: DeliveryStatus
 
 
-async def _owned(request: Request, principal: CurrentPrincipal, webhook_id: str) -> Webhook:
-    webhook = await webhook_store.get_webhook(
-        request.app.state.engine, principal.workspace_id, webhook_id
-    )
-    if webhook is None:
-        raise HTTPException(404, "webhook not found")
-    return webhook
-
-
-@router.post("/create", response_model=WebhookCreated, summary="Create Webhook")
-async def create_webhook(request: Request, principal: CurrentPrincipal, body: WebhookCreate):
-    if not request.app.state.settings.allow_private_urls:
-        try:
-            await check_url(body.url)
-        except UnsafeDestination as exc:
-            return validation_response([{"field": "url", "message": str(exc)}])
-    webhook = await webhook_store.create_webhook(
-        request.app.state.engine,
-        principal.workspace_id,
-        body.posting_id,
-        body.url,
-        body.event_type.value,
-        body.http_method,
-    )
+@router.post("/create", summary="Create Webhook")
+async def create_webhook(
+    services: ServicesDep, principal: Integrator, body: WebhookCreate
+) -> WebhookCreated:
+    webhook = await services.webhooks.create(principal, body.draft())
     return WebhookCreated(**WebhookOut.of(webhook).model_dump(), secret=webhook.secret)
 
 
-@router.get("/fetch/{webhook_id}", response_model=WebhookOut, summary="Get Webhook")
-async def fetch_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str):
-    return WebhookOut.of(await _owned(request, principal, webhook_id))
+@router.get("/fetch/{webhook_id}", summary="Get Webhook")
+async def fetch_webhook(
+    services: ServicesDep, principal: Integrator, webhook_id: str
+) -> WebhookOut:
+    return WebhookOut.of(await services.webhooks.get(principal, webhook_id))
 
 
-@router.get("/all", response_model=list[WebhookOut], summary="Get All Webhooks")
+@router.get("/all", summary="Get All Webhooks")
 async def all_webhooks(
-    request: Request,
-    principal: CurrentPrincipal,
+    services: ServicesDep,
+    principal: Integrator,
     posting_id: str | None = None,
     event_type: EventType | None = None,
-):
-    found = await webhook_store.list_webhooks(
-        request.app.state.engine,
-        principal.workspace_id,
-        posting_id,
-        event_type.value if event_type else None,
+) -> list[WebhookOut]:
+    found = await services.webhooks.list(
+        principal, posting_id, event_type.value if event_type else None
     )
     return [WebhookOut.of(w) for w in found]
 
 
-async def _set_active(request: Request, principal: CurrentPrincipal, webhook_id: str, active: bool):
-    webhook = await webhook_store.set_active(
-        request.app.state.engine, principal.workspace_id, webhook_id, active
-    )
-    if webhook is None:
-        raise HTTPException(404, "webhook not found")
-    return WebhookOut.of(webhook)
-
-
-@router.post("/deactivate/{webhook_id}", response_model=WebhookOut, summary="Deactivate Webhook")
-async def deactivate_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str):
+@router.post("/deactivate/{webhook_id}", summary="Deactivate Webhook")
+async def deactivate_webhook(
+    services: ServicesDep, principal: Integrator, webhook_id: str
+) -> WebhookOut:
     """Stops new deliveries and cancels the pending ones."""
-    return await _set_active(request, principal, webhook_id, active=False)
+    return WebhookOut.of(await services.webhooks.set_active(principal, webhook_id, active=False))
 
 
-@router.post("/activate/{webhook_id}", response_model=WebhookOut, summary="Re-activate Webhook")
-async def activate_webhook(request: Request, principal: CurrentPrincipal, webhook_id: str):
-    return await _set_active(request, principal, webhook_id, active=True)
+@router.post("/activate/{webhook_id}", summary="Re-activate Webhook")
+async def activate_webhook(
+    services: ServicesDep, principal: Integrator, webhook_id: str
+) -> WebhookOut:
+    return WebhookOut.of(await services.webhooks.set_active(principal, webhook_id, active=True))
 
 
-@router.get("/secret/{webhook_id}", response_model=SecretOut, summary="Get the signing secret")
-async def get_secret(request: Request, principal: CurrentPrincipal, webhook_id: str):
-    webhook = await _owned(request, principal, webhook_id)
-    expires = webhook.previous_secret_expires_at
-    return SecretOut(
-        secret=webhook.secret,
-        previous_secret_expires_at=expires if expires and expires > time.time() else None,
-    )
+@router.get("/secret/{webhook_id}", summary="Get the signing secret")
+async def get_secret(services: ServicesDep, principal: Integrator, webhook_id: str) -> SecretOut:
+    return SecretOut.of(await services.webhooks.get(principal, webhook_id))
 
 
-@router.post("/rotate-secret/{webhook_id}", response_model=SecretOut, summary="Rotate the secret")
-async def rotate_secret(request: Request, principal: CurrentPrincipal, webhook_id: str):
+@router.post("/rotate-secret/{webhook_id}", summary="Rotate the secret")
+async def rotate_secret(services: ServicesDep, principal: Integrator, webhook_id: str) -> SecretOut:
     """A new secret signs from now on; the previous one also signs for 24 hours."""
-    webhook = await webhook_store.rotate_secret(
-        request.app.state.engine, principal.workspace_id, webhook_id
-    )
-    if webhook is None:
-        raise HTTPException(404, "webhook not found")
-    return SecretOut(
-        secret=webhook.secret, previous_secret_expires_at=webhook.previous_secret_expires_at
-    )
+    return SecretOut.of(await services.webhooks.rotate_secret(principal, webhook_id))
 
 
-@router.post(
-    "/test/{webhook_id}",
-    response_model=TestSent,
-    status_code=202,
-    summary="Send a test event",
-    responses={409: error("The webhook is deactivated; activate it first")},
-)
-async def send_test_event(request: Request, principal: CurrentPrincipal, webhook_id: str):
+@router.post("/test/{webhook_id}", status_code=202, summary="Send a test event", responses=INACTIVE)
+async def send_test_event(
+    services: ServicesDep, principal: Integrator, webhook_id: str
+) -> TestSent:
     """Delivers the seed's example payload of the webhook's event type, now."""
-    webhook = await _owned(request, principal, webhook_id)
-    if not webhook.is_active:
-        raise HTTPException(409, "webhook is deactivated; activate it first")
-    published = await event_store.publish_test_event(request.app.state.engine, webhook)
-    request.app.state.wake_worker()
+    published = await services.webhooks.send_test_event(principal, webhook_id)
     return TestSent(event_id=published.event_id, deliveries=published.deliveries)
 
 
-@router.get("/deliveries/{webhook_id}", response_model=DeliveryPageOut, summary="Delivery log")
+@router.get("/deliveries/{webhook_id}", summary="Delivery log")
 async def list_deliveries(
-    request: Request,
-    principal: CurrentPrincipal,
+    services: ServicesDep,
+    principal: Integrator,
     webhook_id: str,
     status: DeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=delivery_store.MAX_PAGE_SIZE)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     cursor: str | None = None,
-):
+) -> DeliveryPageOut:
     """The webhook's deliveries with every attempt, newest first. Pass ``next_cursor`` back
     as ``cursor`` for the next page."""
-    await _owned(request, principal, webhook_id)
-    try:
-        page = await delivery_store.list_deliveries(
-            request.app.state.engine, webhook_id, status, limit, cursor
-        )
-    except delivery_store.InvalidCursor as exc:
-        return validation_response([{"field": "cursor", "message": str(exc)}])
-    return page
+    page = await services.deliveries.page(principal, webhook_id, status, limit, cursor)
+    return DeliveryPageOut.model_validate(page, from_attributes=True)
 
 
-@router.post(
-    "/redeliver/{delivery_id}",
-    response_model=Redelivered,
-    status_code=202,
-    summary="Redeliver",
-    responses={409: error("The webhook is deactivated; activate it first")},
-)
-async def redeliver(request: Request, principal: CurrentPrincipal, delivery_id: str):
+@router.post("/redeliver/{delivery_id}", status_code=202, summary="Redeliver", responses=INACTIVE)
+async def redeliver(services: ServicesDep, principal: Integrator, delivery_id: str) -> Redelivered:
     """Queue a new attempt of a delivery now, whatever its state."""
-    result = await delivery_store.redeliver(
-        request.app.state.engine, principal.workspace_id, delivery_id
-    )
-    if not result.found:
-        raise HTTPException(404, "delivery not found")
-    if not result.webhook_active:
-        raise HTTPException(409, "the delivery's webhook is deactivated; activate it first")
-    request.app.state.wake_worker()
+    await services.deliveries.redeliver(principal, delivery_id)
     return Redelivered(delivery_id=delivery_id, status=DeliveryStatus.PENDING)
 
 
 @router.post(
-    "/recover/{webhook_id}",
-    response_model=Recovered,
-    status_code=202,
-    summary="Recover failures",
-    responses={409: error("The webhook is deactivated; activate it first")},
+    "/recover/{webhook_id}", status_code=202, summary="Recover failures", responses=INACTIVE
 )
 async def recover_failed(
-    request: Request,
-    principal: CurrentPrincipal,
+    services: ServicesDep,
+    principal: Integrator,
     webhook_id: str,
     since: Annotated[float, Query(ge=0, description="Unix time: recover failures from then on")],
-):
+) -> Recovered:
     """Queue every failed delivery created since ``since`` for a new attempt now: after
     re-activating a webhook, this is how an integrator catches up."""
-    webhook = await _owned(request, principal, webhook_id)
-    if not webhook.is_active:
-        raise HTTPException(409, "webhook is deactivated; activate it first")
-    count = await delivery_store.recover_failed(request.app.state.engine, webhook_id, since)
-    if count:
-        request.app.state.wake_worker()
-    return Recovered(recovered=count)
+    return Recovered(recovered=await services.webhooks.recover_failed(principal, webhook_id, since))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from http import HTTPStatus
 from urllib.parse import urlencode, urlsplit
 
@@ -22,7 +24,9 @@ from hookline.delivery.url_safety import (
     literal_address,
 )
 from hookline.domain.events import get_query_params
-from hookline.store.deliveries import ClaimedDelivery
+from hookline.domain.inputs import normalize_url
+from hookline.errors import InvalidInput
+from hookline.store.queue import ClaimedDelivery
 
 USER_AGENT = f"hookline/{__version__}"
 EXCERPT_BYTES = 1024
@@ -50,23 +54,32 @@ class SendResult:
     retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
 
 
+@lru_cache(maxsize=4096)
+def sendable_url(stored: str) -> str:
+    """The stored URL as it goes on the wire, without its fragment: checked and encoded
+    by the same rule as at registration, since a row may predate that rule. Raises
+    InvalidInput, which the attempt records, rather than reaching DNS or the socket."""
+    return normalize_url("url", stored).split("#", 1)[0]
+
+
 def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
     """The signed request for one attempt; ``webhook-id`` is the delivery id, stable
     across retries, so receivers can de-duplicate on it."""
     timestamp = int(now)
+    target = sendable_url(delivery.url)
     if delivery.http_method == "get":
         params = get_query_params(
             delivery.event_type, delivery.event_id, json.loads(delivery.payload)
         )
         query = urlencode(params)
-        existing = urlsplit(delivery.url).query
+        existing = urlsplit(target).query
         # The receiver sees, and verifies, the whole raw query string.
         signed_query = f"{existing}&{query}" if existing else query
-        url = delivery.url.split("#", 1)[0].split("?", 1)[0] + "?" + signed_query
+        url = target.split("?", 1)[0] + "?" + signed_query
         content, body = signed_query.encode(), None
         headers: dict[str, str] = {}
     else:
-        url, content, body = delivery.url.split("#", 1)[0], delivery.payload, delivery.payload
+        url, content, body = target, delivery.payload, delivery.payload
         headers = {"content-type": "application/json"}
     secrets = signing_secrets(
         delivery.secret, delivery.previous_secret, delivery.previous_secret_expires_at, now
@@ -102,10 +115,16 @@ def describe_error(exc: BaseException, timeout: float) -> str:
         return f"timed out after {timeout:g} s"
     if isinstance(exc, UnsafeDestination):
         return f"destination refused: {exc}"
+    if isinstance(exc, InvalidInput):
+        return f"invalid destination URL: {exc.problems[0].message}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         cause = exc.__cause__
         if isinstance(cause, UnsafeDestination):
             return f"destination refused: {cause}"
+        if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(
+            exc.os_error, socket.gaierror
+        ):
+            return f"name not resolved: {exc.host}"
         errno = exc.os_error.errno if exc.os_error else None
         return f"connection failed: {os.strerror(errno) if errno else exc}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
@@ -155,12 +174,12 @@ class Sender:
         assert self._session is not None, "Sender.start() was not called"
         started_at = time.time()
         clock = time.perf_counter()
-        request = build_request(delivery, started_at)
         status_code: int | None = None
         excerpt: str | None = None
         error: str | None = None
         retry_after: float | None = None
         try:
+            request = build_request(delivery, started_at)
             self._check_literal_host(request.url)
             async with self._session.request(
                 request.method,
@@ -176,7 +195,7 @@ class Sender:
                     )
                 body = await response.content.read(MAX_READ_BYTES)
                 excerpt = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
-        except (aiohttp.ClientError, TimeoutError, UnsafeDestination, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError, UnsafeDestination, InvalidInput, OSError) as exc:
             error = describe_error(exc, self._timeout)
         duration_ms = (time.perf_counter() - clock) * 1000
         return SendResult(started_at, duration_ms, status_code, excerpt, error, retry_after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import Counter, defaultdict
@@ -15,10 +16,17 @@ from hookline import metrics
 from hookline.config import Settings
 from hookline.delivery.retry import honour_retry_after, retry_delay
 from hookline.delivery.sender import Sender, SendResult
-from hookline.domain.webhooks import DeliveryStatus
-from hookline.store.deliveries import (
+from hookline.domain.attempts import (
     AttemptOutcome,
+    HealthDecision,
+    is_success,
+    judge_health,
+    storable_text,
+)
+from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.queue import (
     ClaimedDelivery,
+    DataProblem,
     claim_due,
     next_due_at,
     record_outcomes,
@@ -29,13 +37,13 @@ log = logging.getLogger("hookline.worker")
 RECORD_BATCH_SIZE = 500
 RECORD_LINGER_SECONDS = 0.005
 DATABASE_RETRY_SECONDS = 1.0
+UNSTORABLE_OUTCOME = "the attempt's reply or error could not be stored"
 
 
 def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings) -> AttemptOutcome:
     attempt_number = delivery.attempt_count + 1
     next_attempt_at = None
-    code = result.status_code
-    if code is not None and 200 <= code < 300:
+    if is_success(result.status_code):
         status = DeliveryStatus.SUCCEEDED
     else:
         delay = retry_delay(settings.retry_schedule, attempt_number, settings.retry_jitter)
@@ -52,8 +60,8 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
         started_at=result.started_at,
         duration_ms=result.duration_ms,
         status_code=result.status_code,
-        response_excerpt=result.response_excerpt,
-        error=result.error,
+        response_excerpt=storable_text(result.response_excerpt),
+        error=storable_text(result.error),
         new_status=status,
         next_attempt_at=next_attempt_at,
     )
@@ -198,7 +206,7 @@ class DeliveryWorker:
                 if self._stopping:
                     self._unsent.append(delivery.delivery_id)
                     return
-                result = await self._sender.send(delivery)
+                result = await self._send(delivery)
         finally:
             self._release_webhook_slot(delivery.webhook_id)
         outcome = outcome_of(delivery, result, self._settings)
@@ -219,6 +227,24 @@ class DeliveryWorker:
             )
         self._outcomes.put_nowait(outcome)
 
+    async def _send(self, delivery: ClaimedDelivery) -> SendResult:
+        """The attempt's result, whatever happens: a fault while building, signing or
+        sending this one delivery becomes its failed attempt, never a stuck claim."""
+        started_at = time.time()
+        try:
+            return await self._sender.send(delivery)
+        except Exception as exc:
+            log.warning(
+                "delivery %s could not be sent: %s",
+                delivery.delivery_id,
+                type(exc).__name__,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            duration_ms = (time.time() - started_at) * 1000
+            return SendResult(
+                started_at, duration_ms, None, None, f"could not send: {type(exc).__name__}: {exc}"
+            )
+
     def _release_webhook_slot(self, webhook_id: str) -> None:
         if self._per_webhook_claimed[webhook_id] >= self._settings.endpoint_concurrency:
             self._wake.set()  # the webhook was skipped by claims; it may take more now
@@ -234,18 +260,38 @@ class DeliveryWorker:
             await asyncio.sleep(RECORD_LINGER_SECONDS)
             while len(batch) < RECORD_BATCH_SIZE and not self._outcomes.empty():
                 batch.append(self._outcomes.get_nowait())
-            while True:
-                try:
-                    await record_outcomes(
-                        self._engine, batch, self._settings.disable_after_hours * 3600
-                    )
-                    break
-                except Exception:
-                    # The claims stay leased meanwhile; if this process dies, the leases
-                    # expire and the deliveries are sent again (at-least-once).
-                    log.exception("recording %d outcomes failed; retrying", len(batch))
-                    await asyncio.sleep(DATABASE_RETRY_SECONDS)
+            await self._record(batch)
             for _ in batch:
                 self._outcomes.task_done()
             if any(o.new_status is DeliveryStatus.PENDING for o in batch):
                 self._wake.set()
+
+    async def _record(self, batch: list[AttemptOutcome]) -> None:
+        """Store a batch. While the database is unreachable, keep trying (the claims stay
+        leased; if this process dies they expire and the deliveries are sent again). A
+        batch the database refuses for its data is split, so one row cannot hold up the
+        others; a single row still refused is stored with a placeholder instead."""
+        while True:
+            try:
+                await record_outcomes(self._engine, batch, self._health(batch))
+                return
+            except DataProblem:
+                break
+            except Exception:
+                log.exception("recording %d outcomes failed; retrying", len(batch))
+                await asyncio.sleep(DATABASE_RETRY_SECONDS)
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            await self._record(batch[:middle])
+            await self._record(batch[middle:])
+            return
+        (outcome,) = batch
+        log.error("the outcome of delivery %s could not be stored as it was", outcome.delivery_id)
+        placeholder = dataclasses.replace(outcome, response_excerpt=None, error=UNSTORABLE_OUTCOME)
+        try:
+            await record_outcomes(self._engine, [placeholder], self._health([placeholder]))
+        except Exception:
+            log.exception("the outcome of delivery %s was dropped", outcome.delivery_id)
+
+    def _health(self, batch: list[AttemptOutcome]) -> HealthDecision:
+        return judge_health(batch, time.time(), self._settings.disable_after_hours * 3600)

@@ -16,6 +16,7 @@ from hookline.domain.payloads import (
     OpenModel,
     ReportAvailable,
 )
+from hookline.errors import FieldProblem, InvalidInput
 
 
 class EventType(StrEnum):
@@ -34,12 +35,8 @@ PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {
 GET_QUERY_FIELDS = ("event_type", "event_id", "interview_id", "posting_id", "timestamp")
 
 
-class PayloadError(ValueError):
-    """A payload does not fit its event type's schema; ``errors`` name each field."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+class PayloadError(InvalidInput):
+    """A payload does not fit its event type's schema; ``problems`` name each field."""
 
 
 def encode_payload(payload: Any) -> bytes:
@@ -55,10 +52,7 @@ def validate_payload(event_type: EventType, payload: Any) -> OpenModel:
     except ValidationError as exc:
         raise PayloadError(
             [
-                {
-                    "field": ".".join(["payload", *(str(part) for part in err["loc"])]),
-                    "message": err["msg"],
-                }
+                FieldProblem(".".join(["payload", *(str(part) for part in err["loc"])]), err["msg"])
                 for err in exc.errors(include_url=False)
             ]
         ) from None

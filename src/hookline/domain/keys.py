@@ -1,4 +1,4 @@
-"""API keys: roles, the key format, and how keys are hashed for storage."""
+"""API keys: roles and what each may do, the key format, and how keys are hashed."""
 
 from __future__ import annotations
 
@@ -7,12 +7,34 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hookline.errors import Forbidden
+
 KEY_PREFIX = "hl_"
 
 
 class Role(StrEnum):
-    INTEGRATOR = "integrator"  # manages webhooks, reads delivery logs
-    PUBLISHER = "publisher"  # the platform: publishes events
+    INTEGRATOR = "integrator"  # a customer's engineer: webhooks, secrets, deliveries
+    PUBLISHER = "publisher"  # the platform's backend: publishes events
+
+
+class Permission(StrEnum):
+    MANAGE_WEBHOOKS = "manage webhooks, read their secrets and deliveries"
+    PUBLISH = "publish events"
+    READ_EVENTS = "read events"
+    USE_DASHBOARD = "use the dashboard"
+
+
+# Least privilege: what is not listed for a role is refused to it.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.INTEGRATOR: frozenset(
+        {Permission.MANAGE_WEBHOOKS, Permission.READ_EVENTS, Permission.USE_DASHBOARD}
+    ),
+    Role.PUBLISHER: frozenset({Permission.PUBLISH, Permission.READ_EVENTS}),
+}
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    return [role for role, granted in ROLE_PERMISSIONS.items() if permission in granted]
 
 
 @dataclass(frozen=True)
@@ -22,6 +44,16 @@ class Principal:
     key_id: str
     workspace_id: str
     role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            allowed = " or ".join(roles_with(permission))
+            raise Forbidden(
+                f"a {self.role.value} key may not {permission.value}; this needs a {allowed} key"
+            )
 
 
 def new_api_key() -> str:

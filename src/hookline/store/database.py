@@ -9,24 +9,29 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hookline.config import SettingsError
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
-class DatabaseUrlError(ValueError):
-    """HOOKLINE_DATABASE_URL names a backend Hookline does not run on."""
-
-
 def async_url(database_url: str) -> URL:
     """Map ``sqlite:///…`` and ``postgresql://…`` onto their async drivers."""
-    url = make_url(database_url)
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise SettingsError(
+            "HOOKLINE_DATABASE_URL must look like sqlite:///PATH or "
+            "postgresql://user:password@host:port/database"
+        ) from None
     backend = url.get_backend_name()
     if backend not in ASYNC_DRIVERS:
-        raise DatabaseUrlError(
+        raise SettingsError(
             f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {backend}://"
         )
     return url.set(drivername=ASYNC_DRIVERS[backend])
@@ -91,3 +96,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """A trivial query; raises when the database does not answer."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -11,13 +11,11 @@ from sqlalchemy import Float, Insert, Row, bindparam, func, insert, literal, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hookline.domain.events import EventType, encode_payload, sample_payload
 from hookline.domain.ids import new_id
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.notify import notify_new_work
 from hookline.store.schema import deliveries, events, webhooks
 from hookline.store.sql import random_id
-from hookline.store.webhooks import Webhook
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,13 @@ class NewEvent:
 class Published:
     event_id: str
     deliveries: int
-    replayed: bool  # True when an earlier publish with the same Idempotency-Key answered
+    # Set when an earlier publish with the same Idempotency-Key answered: that event's
+    # type and payload, for the caller to compare with what was sent this time.
+    replay_of: tuple[str, bytes] | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.replay_of is not None
 
 
 @dataclass(frozen=True)
@@ -132,17 +136,17 @@ async def _fan_out(
 
 async def _find_by_idempotency_key(engine: AsyncEngine, event: NewEvent) -> Published | None:
     query = (
-        select(events.c.id, func.count(deliveries.c.id))
+        select(events.c.id, func.count(deliveries.c.id), events.c.event_type, events.c.payload)
         .outerjoin(deliveries, deliveries.c.event_id == events.c.id)
         .where(
             events.c.workspace_id == event.workspace_id,
             events.c.idempotency_key == event.idempotency_key,
         )
-        .group_by(events.c.id)
+        .group_by(events.c.id, events.c.event_type, events.c.payload)
     )
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()
-    return None if row is None else Published(row[0], row[1], replayed=True)
+    return None if row is None else Published(row[0], row[1], replay_of=(row[2], row[3]))
 
 
 async def publish_batch(engine: AsyncEngine, batch: Sequence[NewEvent]) -> list[Published]:
@@ -153,7 +157,7 @@ async def publish_batch(engine: AsyncEngine, batch: Sequence[NewEvent]) -> list[
     async with engine.begin() as conn:
         await _insert_events(conn, batch, event_ids, now)
         counts = await _fan_out(conn, event_ids, now)
-    return [Published(event_id, counts[event_id], replayed=False) for event_id in event_ids]
+    return [Published(event_id, counts[event_id]) for event_id in event_ids]
 
 
 async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
@@ -174,26 +178,13 @@ async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
     return published
 
 
-async def publish_test_event(engine: AsyncEngine, webhook: Webhook) -> Published:
-    """Deliver the seed's example of the webhook's event type to that webhook alone, now
-    (its posting and a fresh timestamp filled in)."""
-    event_type = EventType(webhook.event_type)
-    payload = sample_payload(event_type) | {
-        "posting_id": webhook.posting_id,
-        "timestamp": time.time(),
-    }
-    event = NewEvent(
-        workspace_id=webhook.workspace_id,
-        event_type=event_type.value,
-        posting_id=webhook.posting_id,
-        interview_id=payload["interview_id"],
-        payload=encode_payload(payload),
-    )
+async def publish_to_webhook(engine: AsyncEngine, event: NewEvent, webhook_id: str) -> Published:
+    """Store an event delivered to one webhook alone, whatever its posting and type."""
     event_id, now = new_id("evt"), time.time()
     async with engine.begin() as conn:
         await _insert_events(conn, [event], [event_id], now)
-        counts = await _fan_out(conn, [event_id], now, webhook.webhook_id)
-    return Published(event_id, counts[event_id], replayed=False)
+        counts = await _fan_out(conn, [event_id], now, webhook_id)
+    return Published(event_id, counts[event_id])
 
 
 async def _with_deliveries(conn: AsyncConnection, rows: Sequence[Row]) -> list[StoredEvent]:

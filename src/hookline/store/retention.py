@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hookline.store.deliveries import IS_PENDING
+from hookline.store.queue import IS_PENDING
 from hookline.store.schema import attempts, deliveries, events
 
 

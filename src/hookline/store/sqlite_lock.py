@@ -6,9 +6,11 @@ import fcntl
 import os
 from pathlib import Path
 
+from hookline.errors import Conflict
 
-class SecondWorkerError(RuntimeError):
-    pass
+
+class SecondWorkerError(Conflict):
+    default_code = "second_worker"
 
 
 class SingleWorkerLock:

@@ -1,6 +1,7 @@
 """The dashboard's pages and forms. Every form carries the session's CSRF token; the
 session cookie is HttpOnly and SameSite=Strict; the API key itself never reaches the
-browser again after sign-in."""
+browser again after sign-in. Messages shown after a redirect are codes looked up in
+NOTICES, never text taken from the URL."""
 
 from __future__ import annotations
 
@@ -8,273 +9,269 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
-from urllib.parse import urlencode
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from hookline.delivery.url_safety import UnsafeDestination, check_url
+from hookline.api.deps import ServicesDep
 from hookline.domain.events import EventType
-from hookline.domain.webhooks import DeliveryStatus, HttpMethod, check_url_shape
-from hookline.store import deliveries as delivery_store
-from hookline.store import events as event_store
-from hookline.store import keys as key_store
-from hookline.store import ui_sessions
-from hookline.store import webhooks as webhook_store
-from hookline.store.ui_sessions import UiSession
+from hookline.domain.webhooks import DeliveryStatus
+from hookline.errors import Forbidden, HooklineError, InvalidInput, NotFound, Unauthorized
+from hookline.service.sessions import SESSION_SECONDS, UiSession
+from hookline.service.webhooks import WebhookDraft
+from hookline.text import when
 
+PREFIX = "/ui"
 SESSION_COOKIE = "hookline_session"
 LOGIN_CSRF_COOKIE = "hookline_login_csrf"
 UI_FILES = resources.files("hookline.ui")
+# What a page may say after a redirect: ?notice=<code> shows the text, anything else nothing.
+NOTICES = {
+    "created": "Webhook created",
+    "activated": "Webhook activated",
+    "deactivated": "Webhook deactivated",
+    "rotated": "New secret; the previous one keeps signing for 24 hours",
+    "test_sent": "Test event sent",
+    "recovered": "Failed deliveries queued again",
+    "redelivered": "Redelivery queued",
+    "inactive": "Activate the webhook first",
+    "bad_since": "Give a date and time to recover from",
+}
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Jinja2Templates(directory=str(UI_FILES.joinpath("templates")))
-templates.env.filters["when"] = lambda t: (
-    "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-)
+templates.env.filters["when"] = when
 static_files = StaticFiles(directory=str(UI_FILES.joinpath("static")))
 
 
-class SignInRequired(Exception):
-    pass
+async def current_session(request: Request, services: ServicesDep) -> UiSession:
+    return await services.sessions.find(request.cookies.get(SESSION_COOKIE))
 
 
-class BadCsrfToken(Exception):
-    pass
+Session = Annotated[UiSession, Depends(current_session)]
 
 
-def _engine(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.engine
-
-
-async def _session(request: Request) -> UiSession:
-    token = request.cookies.get(SESSION_COOKIE)
-    session = await ui_sessions.find_session(_engine(request), token) if token else None
-    if session is None:
-        raise SignInRequired
-    return session
-
-
-async def _form(request: Request, session: UiSession) -> dict[str, Any]:
+async def _form(request: Request, session: UiSession) -> dict[str, str]:
     """The posted form, once its CSRF token matches the session's."""
-    form = dict(await request.form())
-    if not hmac.compare_digest(str(form.get("csrf_token", "")), session.csrf_token):
-        raise BadCsrfToken
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    if not hmac.compare_digest(form.get("csrf_token", "").encode(), session.csrf_token.encode()):
+        raise Forbidden("The form expired: go back, reload the page and try again.")
     return form
 
 
-async def _page(request: Request, session: UiSession, template: str, **context: Any) -> Response:
-    counts = await delivery_store.status_counts(_engine(request), session.principal.workspace_id)
-    context |= {"session": session, "counts": counts, "notice": request.query_params.get("notice")}
+async def _page(
+    request: Request, services: ServicesDep, session: UiSession, template: str, **context: Any
+) -> Response:
+    counts = await services.deliveries.counts(session.principal)
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    context = {"session": session, "counts": counts, "notice": notice, "error": None} | context
     return templates.TemplateResponse(request, template, context)
 
 
 def _back(url: str, notice: str) -> RedirectResponse:
-    return RedirectResponse(f"{url}?{urlencode({'notice': notice})}", status_code=303)
+    return RedirectResponse(f"{url}?notice={notice}", status_code=303)
 
 
-def install(app) -> None:  # type: ignore[no-untyped-def]
+def render_error(request: Request, error: HooklineError) -> Response:
+    """The dashboard's one mapping of errors: no session → sign in; others a short page."""
+    if isinstance(error, Unauthorized):
+        return RedirectResponse(f"{PREFIX}/login", status_code=303)
+    if isinstance(error, NotFound | Forbidden):
+        return HTMLResponse(error.detail, error.status)
+    if error.status >= 500:
+        return HTMLResponse("Hookline could not do that just now; try again shortly.", 503)
+    return HTMLResponse(error.detail, error.status)
+
+
+def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/ui/static", static_files, name="ui-static")
-
-    @app.exception_handler(SignInRequired)
-    async def _sign_in(_request: Request, _exc: SignInRequired) -> Response:
-        return RedirectResponse("/ui/login", status_code=303)
-
-    @app.exception_handler(BadCsrfToken)
-    async def _bad_token(_request: Request, _exc: BadCsrfToken) -> Response:
-        return HTMLResponse("The form expired: go back, reload the page and try again.", 403)
+    app.mount(f"{PREFIX}/static", static_files, name="ui-static")
 
 
-@router.get("/login")
-async def login_form(request: Request, error: str | None = None) -> Response:
+def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
     token = secrets.token_urlsafe(32)
     context = {"session": None, "counts": {}, "login_csrf": token, "error": error}
-    response = templates.TemplateResponse(
-        request, "login.html", context, status_code=401 if error else 200
-    )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui")
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path=PREFIX)
     return response
 
 
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(str(form.get("csrf_token", "")), expected):
-        raise BadCsrfToken
-    principal = await key_store.authenticate(_engine(request), str(form.get("api_key", "")))
-    if principal is None:
-        return await login_form(request, error="That API key is not valid (or was revoked).")
-    token, _csrf = await ui_sessions.open_session(_engine(request), principal)
-    response = RedirectResponse("/ui", status_code=303)
+    given = str(form.get("csrf_token", ""))
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("The form expired: go back, reload the page and try again.")
+    try:
+        token = await services.sessions.open(str(form.get("api_key", "")))
+    except Unauthorized:
+        return _login_page(request, "That API key is not valid (or was revoked).", 401)
+    except Forbidden:
+        return _login_page(request, "That key's role cannot use the dashboard.", 403)
+    response = RedirectResponse(PREFIX, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        path="/ui",
-        max_age=ui_sessions.SESSION_SECONDS,
+        path=PREFIX,
+        max_age=SESSION_SECONDS,
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    session = await _session(request)
+async def logout(request: Request, services: ServicesDep, session: Session) -> Response:
     await _form(request, session)
-    await ui_sessions.close_session(_engine(request), request.cookies[SESSION_COOKIE])
-    response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    await services.sessions.close(request.cookies[SESSION_COOKIE])
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
 
 
 @router.get("/counts")
-async def counts(request: Request) -> Response:
-    session = await _session(request)
-    found = await delivery_store.status_counts(_engine(request), session.principal.workspace_id)
-    return JSONResponse(found)
+async def counts(services: ServicesDep, session: Session) -> Response:
+    return JSONResponse(await services.deliveries.counts(session.principal))
+
+
+async def _webhooks_page(
+    request: Request, services: ServicesDep, session: UiSession, error: str | None = None
+) -> Response:
+    found = await services.webhooks.list(session.principal)
+    event_types = [t.value for t in EventType]
+    return await _page(
+        request, services, session, "webhooks.html",
+        webhooks=found, event_types=event_types, error=error,
+    )  # fmt: skip
 
 
 @router.get("")
-async def webhooks_page(request: Request, error: str | None = None) -> Response:
-    session = await _session(request)
-    found = await webhook_store.list_webhooks(_engine(request), session.principal.workspace_id)
-    event_types = [t.value for t in EventType]
-    return await _page(
-        request, session, "webhooks.html", webhooks=found, event_types=event_types, error=error
-    )
+async def webhooks_page(request: Request, services: ServicesDep, session: Session) -> Response:
+    return await _webhooks_page(request, services, session)
 
 
 @router.post("/webhooks")
-async def create_webhook(request: Request) -> Response:
-    session = await _session(request)
+async def create_webhook(request: Request, services: ServicesDep, session: Session) -> Response:
     form = await _form(request, session)
-    posting_id, url = str(form.get("posting_id", "")).strip(), str(form.get("url", "")).strip()
-    try:
-        event_type = EventType(form.get("event_type"))
-        method = HttpMethod(str(form.get("http_method", "post")).lower())
-        if not posting_id:
-            raise ValueError("Posting ID must not be empty")
-        check_url_shape(url)
-        if not request.app.state.settings.allow_private_urls:
-            await check_url(url)
-    except (ValueError, UnsafeDestination) as exc:
-        return await webhooks_page(request, error=f"Not created: {exc}")
-    webhook = await webhook_store.create_webhook(
-        _engine(request), session.principal.workspace_id, posting_id, url, event_type.value, method
+    draft = WebhookDraft(
+        posting_id=form.get("posting_id", "").strip(),
+        url=form.get("url", "").strip(),
+        event_type=form.get("event_type", ""),
+        http_method=form.get("http_method", "post"),
     )
-    return _back(f"/ui/webhooks/{webhook.webhook_id}", "Webhook created")
+    try:
+        webhook = await services.webhooks.create(session.principal, draft)
+    except InvalidInput as exc:
+        return await _webhooks_page(request, services, session, error=f"Not created: {exc}")
+    return _back(f"{PREFIX}/webhooks/{webhook.webhook_id}", "created")
+
+
+@router.get("/webhooks/{webhook_id}")
+async def webhook_page(
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    webhook_id: str,
+    status: str | None = None,
+) -> Response:
+    webhook = await services.webhooks.get(session.principal, webhook_id)
+    wanted = DeliveryStatus(status) if status in {s.value for s in DeliveryStatus} else None
+    page = await services.deliveries.page(session.principal, webhook_id, wanted, limit=50)
+    hidden = "activate" if webhook.is_active else "deactivate"
+    actions = [(action, label) for action, label in WEBHOOK_ACTIONS.items() if action != hidden]
+    return await _page(
+        request, services, session, "webhook.html",
+        webhook=webhook, deliveries=page.data, status=wanted.value if wanted else None,
+        statuses=[s.value for s in DeliveryStatus], actions=actions,
+    )  # fmt: skip
 
 
 WEBHOOK_ACTIONS = {"activate": "Activate", "deactivate": "Deactivate",
                    "rotate": "Rotate secret", "test": "Send test event"}  # fmt: skip
 
 
-@router.get("/webhooks/{webhook_id}")
-async def webhook_page(request: Request, webhook_id: str, status: str | None = None) -> Response:
-    session = await _session(request)
-    webhook = await webhook_store.get_webhook(
-        _engine(request), session.principal.workspace_id, webhook_id
-    )
-    if webhook is None:
-        return HTMLResponse("No such webhook in your workspace.", 404)
-    wanted = DeliveryStatus(status) if status in {s.value for s in DeliveryStatus} else None
-    page = await delivery_store.list_deliveries(_engine(request), webhook_id, wanted, 50, None)
-    actions = [
-        (action, label)
-        for action, label in WEBHOOK_ACTIONS.items()
-        if action != ("deactivate" if not webhook.is_active else "activate")
-    ]
-    return await _page(
-        request,
-        session,
-        "webhook.html",
-        webhook=webhook,
-        deliveries=page.data,
-        status=wanted.value if wanted else None,
-        statuses=[s.value for s in DeliveryStatus],
-        actions=actions,
-    )
-
-
 @router.post("/webhooks/{webhook_id}/{action}")
-async def webhook_action(request: Request, webhook_id: str, action: str) -> Response:
-    session = await _session(request)
+async def webhook_action(
+    request: Request, services: ServicesDep, session: Session, webhook_id: str, action: str
+) -> Response:
     form = await _form(request, session)
-    engine, workspace_id = _engine(request), session.principal.workspace_id
-    webhook = await webhook_store.get_webhook(engine, workspace_id, webhook_id)
-    if webhook is None:
-        return HTMLResponse("No such webhook in your workspace.", 404)
-    here = f"/ui/webhooks/{webhook_id}"
-    if action in ("activate", "deactivate"):
-        await webhook_store.set_active(engine, workspace_id, webhook_id, action == "activate")
-        return _back(here, f"Webhook {action}d")
-    if action == "rotate":
-        await webhook_store.rotate_secret(engine, workspace_id, webhook_id)
-        return _back(here, "New secret; the previous one keeps signing for 24 hours")
-    if action == "test":
-        if not webhook.is_active:
-            return _back(here, "Activate the webhook first")
-        await event_store.publish_test_event(engine, webhook)
-        request.app.state.wake_worker()
-        return _back(here, "Test event sent")
-    if action == "recover":
-        try:
-            since = datetime.fromisoformat(str(form.get("since"))).replace(tzinfo=UTC)
-        except ValueError:
-            return _back(here, "Give a date and time to recover from")
-        if not webhook.is_active:
-            return _back(here, "Activate the webhook first")
-        count = await delivery_store.recover_failed(engine, webhook_id, since.timestamp())
-        request.app.state.wake_worker()
-        return _back(here, f"{count} failed deliveries queued again")
+    principal, webhooks = session.principal, services.webhooks
+    here = f"{PREFIX}/webhooks/{webhook_id}"
+    try:
+        if action in ("activate", "deactivate"):
+            await webhooks.set_active(principal, webhook_id, active=action == "activate")
+            return _back(here, f"{action}d")
+        if action == "rotate":
+            await webhooks.rotate_secret(principal, webhook_id)
+            return _back(here, "rotated")
+        if action == "test":
+            await webhooks.send_test_event(principal, webhook_id)
+            return _back(here, "test_sent")
+        if action == "recover":
+            try:
+                since = datetime.fromisoformat(form.get("since", "")).replace(tzinfo=UTC)
+            except ValueError:
+                return _back(here, "bad_since")
+            await webhooks.recover_failed(principal, webhook_id, since.timestamp())
+            return _back(here, "recovered")
+    except HooklineError as exc:
+        if exc.code == "webhook_inactive":
+            return _back(here, "inactive")
+        raise
     return HTMLResponse("Unknown action.", 404)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver")
-async def redeliver(request: Request, delivery_id: str) -> Response:
-    session = await _session(request)
+async def redeliver(
+    request: Request, services: ServicesDep, session: Session, delivery_id: str
+) -> Response:
     form = await _form(request, session)
-    result = await delivery_store.redeliver(
-        _engine(request), session.principal.workspace_id, delivery_id
-    )
-    here = f"/ui/webhooks/{form.get('webhook_id', '')}"
-    if not result.found:
-        return HTMLResponse("No such delivery in your workspace.", 404)
-    if not result.webhook_active:
-        return _back(here, "Activate the webhook first")
-    request.app.state.wake_worker()
-    return _back(here, "Redelivery queued")
+    webhook = await services.webhooks.get(session.principal, form.get("webhook_id", ""))
+    here = f"{PREFIX}/webhooks/{webhook.webhook_id}"
+    try:
+        await services.deliveries.redeliver(session.principal, delivery_id)
+    except HooklineError as exc:
+        if exc.code == "webhook_inactive":
+            return _back(here, "inactive")
+        raise
+    return _back(here, "redelivered")
 
 
 @router.get("/events")
 async def events_page(
-    request: Request, interview_id: str | None = None, posting_id: str | None = None
+    request: Request,
+    services: ServicesDep,
+    session: Session,
+    interview_id: str | None = None,
+    posting_id: str | None = None,
 ) -> Response:
-    session = await _session(request)
-    found = await event_store.search_events(
-        _engine(request), session.principal.workspace_id, interview_id, posting_id
-    )
+    found = await services.events.search(session.principal, interview_id, posting_id)
     return await _page(
-        request, session, "events.html", events=found, interview_id=interview_id,
-        posting_id=posting_id,
+        request, services, session, "events.html",
+        events=found, interview_id=interview_id, posting_id=posting_id,
     )  # fmt: skip
 
 
 @router.get("/interviews/{interview_id}")
-async def interview_page(request: Request, interview_id: str) -> Response:
-    session = await _session(request)
-    found = await event_store.search_events(
-        _engine(request), session.principal.workspace_id, interview_id=interview_id
-    )
+async def interview_page(
+    request: Request, services: ServicesDep, session: Session, interview_id: str
+) -> Response:
+    found = await services.events.search(session.principal, interview_id=interview_id)
     steps = [
         {"event_type": t.value, "events": [e for e in reversed(found) if e.event_type == t.value]}
         for t in EventType
     ]
-    return await _page(request, session, "interview.html", interview_id=interview_id, steps=steps)
+    return await _page(
+        request, services, session, "interview.html", interview_id=interview_id, steps=steps
+    )

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from hookline.client import ApiError, HooklineClient
 from hookline.domain.events import EventType
-from hookline.simulate import candidates, journey
+from hookline.text import table, when
+from hookline.tools.client import ApiError, HooklineClient
+from hookline.tools.simulate import run_simulation
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 
@@ -31,20 +29,6 @@ def _call(work: Callable[[HooklineClient], Any]) -> Any:
         return work(_client())
     except ApiError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    cells = [[("-" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(lines)
 
 
 def show(result: Any, as_json: bool, columns: Sequence[str]) -> None:
@@ -186,28 +170,6 @@ def events_show(event_id: str, as_json: bool) -> None:
         f"posting {event['posting_id']}  {when(event['created_at'])}"
     )
     click.echo(table(event["deliveries"], ("delivery_id", "webhook_id", "status", "attempt_count")))
-
-
-def run_simulation(
-    client: HooklineClient,
-    interviews: int,
-    posting_id: str,
-    analysis_delay: float,
-    out=sys.stderr,  # type: ignore[no-untyped-def]
-) -> list[dict[str, Any]]:
-    """Publish ``interviews`` journeys; the events published, in order."""
-    journeys = [journey(c, posting_id) for c in candidates(interviews)]
-    published: list[dict[str, Any]] = []
-    with click.progressbar(length=3 * interviews, label="publishing journeys", file=out) as bar:
-        for step in range(3):
-            if step == 2 and analysis_delay:
-                time.sleep(analysis_delay)  # the AI analysis takes a while
-            for events_of_one in journeys:
-                event_type, payload = events_of_one[step]
-                result = client.publish(event_type.value, payload)
-                published.append(result | {"event_type": event_type.value})
-                bar.update(1)
-    return published
 
 
 @click.command()

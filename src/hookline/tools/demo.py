@@ -17,8 +17,9 @@ from pathlib import Path
 import click
 
 from hookline.bench.processes import Child, base_env, free_port, python_module, wait_until_healthy
-from hookline.cli_api import run_simulation, table
-from hookline.client import HooklineClient
+from hookline.text import table
+from hookline.tools.client import HooklineClient
+from hookline.tools.simulate import run_simulation
 
 FINISHED = {"succeeded", "failed", "cancelled"}
 WEBHOOKS = (

@@ -4,24 +4,22 @@ connection, the worker itself and the retention purge."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.config import Settings
 from hookline.delivery.retention import RetentionPurger
 from hookline.delivery.worker import DeliveryWorker
-from hookline.store.database import async_url, create_engine, is_sqlite
-from hookline.store.deliveries import release_claims
+from hookline.store.database import async_url, is_sqlite
 from hookline.store.notify import WorkListener
+from hookline.store.queue import release_claims
 from hookline.store.sqlite_lock import SingleWorkerLock
 
 log = logging.getLogger("hookline")
 
 
-class DeliveryService:
+class DeliveryRuntime:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine
         self._settings = settings
@@ -54,25 +52,3 @@ class DeliveryService:
         await self._worker.stop()
         if self._lock is not None:
             self._lock.release()
-
-
-async def run_worker_process(settings: Settings) -> None:
-    """``hookline worker``: deliver until SIGTERM or SIGINT, then stop gracefully."""
-    engine = create_engine(settings.database_url)
-    service = DeliveryService(engine, settings)
-    try:
-        await service.start()
-        log.info(
-            "delivery worker started (concurrency %d, per webhook %d)",
-            settings.worker_concurrency,
-            settings.endpoint_concurrency,
-        )
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
-        await stopping.wait()
-        log.info("stopping: finishing the attempts in flight")
-        await service.stop()
-    finally:
-        await engine.dispose()

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import random
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import click
+
 from hookline.domain.events import EventType, sample_payload
+from hookline.tools.client import HooklineClient
 
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Allen")
@@ -78,3 +82,25 @@ def journey(candidate: Candidate, posting_id: str) -> list[tuple[EventType, dict
         (EventType.INTERVIEW_COMPLETED, completed),
         (EventType.REPORT_AVAILABLE, report),
     ]
+
+
+def run_simulation(
+    client: HooklineClient,
+    interviews: int,
+    posting_id: str,
+    analysis_delay: float,
+    out=sys.stderr,  # type: ignore[no-untyped-def]
+) -> list[dict[str, Any]]:
+    """Publish ``interviews`` journeys; the events published, in order."""
+    journeys = [journey(c, posting_id) for c in candidates(interviews)]
+    published: list[dict[str, Any]] = []
+    with click.progressbar(length=3 * interviews, label="publishing journeys", file=out) as bar:
+        for step in range(3):
+            if step == 2 and analysis_delay:
+                time.sleep(analysis_delay)  # the AI analysis takes a while
+            for events_of_one in journeys:
+                event_type, payload = events_of_one[step]
+                result = client.publish(event_type.value, payload)
+                published.append(result | {"event_type": event_type.value})
+                bar.update(1)
+    return published

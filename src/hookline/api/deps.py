@@ -1,0 +1,47 @@
+"""FastAPI dependencies: the services, the caller's principal, and the roles a route
+allows (declared on the route, so the OpenAPI document says who may call it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from hookline.app import Services
+from hookline.domain.keys import Permission, Principal
+
+api_key_header = APIKeyHeader(name="X-API-KEY", auto_error=False, description="Your API key")
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def current_principal(
+    services: ServicesDep, api_key: Annotated[str | None, Depends(api_key_header)]
+) -> Principal:
+    return await services.keys.authenticate(api_key)
+
+
+def allowing(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """The caller's principal, once its role holds ``permission`` (else 403 before the
+    body is looked at)."""
+
+    async def principal_with_permission(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        principal.require(permission)
+        return principal
+
+    principal_with_permission.permission = permission  # type: ignore[attr-defined]
+    return principal_with_permission
+
+
+Integrator = Annotated[Principal, Depends(allowing(Permission.MANAGE_WEBHOOKS))]
+Publisher = Annotated[Principal, Depends(allowing(Permission.PUBLISH))]
+EventReader = Annotated[Principal, Depends(allowing(Permission.READ_EVENTS))]

@@ -1,0 +1,179 @@
+"""The input boundary: what Hookline accepts from outside, whoever passes it on (the API,
+the dashboard, the CLI). Both backends store whatever passes here, so a value one of
+them would refuse (NUL, a lone surrogate, an over-long string) is refused before SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import idna
+
+from hookline.errors import FieldProblem, InvalidInput
+
+MAX_JSON_DEPTH = 64
+MAX_ID_LENGTH = 200  # posting and interview ids, filters, Idempotency-Key
+MAX_URL_LENGTH = 2048
+MAX_HOST_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+# Characters kept as they are when a URL's path and query are percent-encoded: every
+# printable ASCII character that may stand in a URL, and "%" of existing escapes.
+URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+NOT_FINITE = "must be a finite number (NaN, Infinity and numbers beyond a double are not JSON)"
+
+
+class MalformedJson(ValueError):
+    """The body is not JSON at all (a 400, unlike a JSON value Hookline refuses)."""
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored as it is, or None when it can."""
+    if value.isascii():
+        if "\x00" in value:
+            return "must not contain NUL characters"
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain lone surrogates (invalid Unicode)"
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    return None
+
+
+def check_text(field: str, value: str, max_length: int | None = None) -> str:
+    """Refuse a string that is not storable text, or longer than ``max_length``."""
+    problem = text_problem(value)
+    if problem is None and max_length is not None and len(value) > max_length:
+        problem = f"must be at most {max_length} characters"
+    if problem is not None:
+        raise InvalidInput.field(field, problem)
+    return value
+
+
+def check_id(field: str, value: str) -> str:
+    """An id given by the platform or an integrator: non-blank, storable, ≤ 200 chars."""
+    check_text(field, value, MAX_ID_LENGTH)
+    if not value.strip():
+        raise InvalidInput.field(field, "must not be blank")
+    return value
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode a request body; MalformedJson when it is not JSON at all. What the value
+    holds is checked by ``check_json`` where it is used."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(f"request body is not valid JSON: {exc.msg} at {exc.pos}") from None
+    except UnicodeDecodeError:
+        raise MalformedJson("request body is not UTF-8 text") from None
+    except RecursionError:
+        raise InvalidInput.field("body", f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+
+
+def check_json(field: str, value: Any) -> Any:
+    """Strict JSON: no NaN or Infinity, no number beyond a double's range, no NUL or lone
+    surrogate in any string or key, nesting at most 64 deep. Raises InvalidInput naming
+    the place under ``field``."""
+    problem = json_problem(value)
+    if problem is not None:
+        where = field if problem.field == "body" else f"{field}.{problem.field}"
+        raise InvalidInput.field(where, problem.message)
+    return value
+
+
+def json_problem(value: Any) -> FieldProblem | None:
+    """The first string that cannot be stored, number that is not finite (NaN, Infinity,
+    1e400, which Python's parser lets through) or nesting over the limit in a decoded
+    JSON value; None when all is well. Iterative, so no input can exhaust the stack."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+        elif isinstance(item, float):
+            problem = None if math.isfinite(item) else NOT_FINITE
+        elif isinstance(item, dict | list):
+            problem = None
+            if len(path) >= MAX_JSON_DEPTH:
+                problem = f"nests deeper than {MAX_JSON_DEPTH} levels"
+            elif isinstance(item, dict):
+                for key, child in item.items():
+                    if (key_problem := text_problem(key)) is not None:
+                        return FieldProblem(_dotted(path) or "body", f"a key {key_problem}")
+                    stack.append((child, (*path, key)))
+            else:
+                stack.extend((child, (*path, i)) for i, child in enumerate(item))
+        else:
+            continue
+        if problem is not None:
+            return FieldProblem(_dotted(path) or "body", problem)
+    return None
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def normalize_url(field: str, url: str) -> str:
+    """An absolute http(s) URL as Hookline stores and sends it: the host checked and
+    IDNA-encoded (UTS 46), the path and query percent-encoded where they are not ASCII.
+    Raises InvalidInput naming ``field``."""
+
+    def refuse(message: str) -> InvalidInput:
+        return InvalidInput.field(field, message)
+
+    check_text(field, url, MAX_URL_LENGTH)
+    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\x7f" for ch in url):
+        raise refuse("must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a malformed port
+    except ValueError:
+        raise refuse("must be a valid absolute http(s) URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise refuse("must be an absolute http(s) URL, like https://example.com/hook")
+    if parts.username is not None or parts.password is not None:
+        raise refuse("must not contain credentials")
+    if port == 0:
+        raise refuse("must not use port 0")
+    host = _encode_host(field, parts.hostname, bracketed="[" in parts.netloc)
+    # An ASCII host is kept as it was written; only a non-ASCII one is rewritten.
+    rewritten = host if port is None else f"{host}:{port}"
+    netloc = parts.netloc if parts.netloc.isascii() else rewritten
+    encoded = [quote(part, safe=URL_SAFE) for part in (parts.path, parts.query, parts.fragment)]
+    normalized = urlunsplit((parts.scheme, netloc, *encoded))
+    if len(normalized) > MAX_URL_LENGTH:
+        raise refuse(f"must be at most {MAX_URL_LENGTH} characters once encoded")
+    return normalized
+
+
+def _encode_host(field: str, hostname: str, bracketed: bool) -> str:
+    if bracketed:  # an IPv6 literal; urlsplit has already parsed it
+        return f"[{hostname}]"
+    if hostname.isascii():
+        ascii_host = hostname
+    else:
+        try:
+            ascii_host = idna.encode(hostname, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise InvalidInput.field(field, f"has an invalid host name: {exc}") from None
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host) > MAX_HOST_LENGTH:
+        raise InvalidInput.field(field, f"host must be at most {MAX_HOST_LENGTH} characters")
+    for label in labels:
+        if not label:
+            raise InvalidInput.field(field, "host must not have an empty label (like a..b)")
+        if len(label) > MAX_LABEL_LENGTH:
+            raise InvalidInput.field(
+                field, f"host labels must be at most {MAX_LABEL_LENGTH} characters"
+            )
+        if not all(ch.isalnum() or ch in "-_" for ch in label):
+            raise InvalidInput.field(field, f"host has an invalid character in {label!r}")
+    return ascii_host

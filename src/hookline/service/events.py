@@ -1,0 +1,102 @@
+"""Events: publishing (validation, idempotency, fan-out, waking the worker) and reading."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline import metrics
+from hookline.domain.events import EventType, encode_payload, validate_payload
+from hookline.domain.inputs import MAX_ID_LENGTH, check_json, check_text
+from hookline.domain.keys import Permission, Principal
+from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.service.wakeup import Wakeup
+from hookline.store import events as event_store
+from hookline.store.events import NewEvent, Published, StoredEvent
+from hookline.store.group_commit import PublishBatcher
+
+SEARCH_LIMIT = 50
+
+
+class EventService:
+    def __init__(self, engine: AsyncEngine, wake: Wakeup) -> None:
+        self._engine = engine
+        self._wake = wake
+        self._batcher = PublishBatcher(engine)
+
+    def start(self) -> None:
+        self._batcher.start()
+
+    async def stop(self) -> None:
+        await self._batcher.stop()
+
+    async def publish(
+        self,
+        principal: Principal,
+        event_type: str,
+        payload: Any,
+        idempotency_key: str | None = None,
+    ) -> Published:
+        """Store the event and one delivery per matching active webhook, in one
+        transaction, before answering. The same Idempotency-Key with the same event
+        answers with the first one; with another event it is a Conflict."""
+        principal.require(Permission.PUBLISH)
+        try:
+            kind = EventType(event_type)
+        except ValueError:
+            allowed = ", ".join(t.value for t in EventType)
+            raise InvalidInput.field("event_type", f"must be one of: {allowed}") from None
+        if idempotency_key is not None:
+            check_text("Idempotency-Key", idempotency_key, MAX_ID_LENGTH)
+        check_json("payload", payload)
+        validate_payload(kind, payload)
+        published = await self._batcher.publish(
+            NewEvent(
+                workspace_id=principal.workspace_id,
+                event_type=kind.value,
+                posting_id=check_text("payload.posting_id", payload["posting_id"], MAX_ID_LENGTH),
+                interview_id=check_text(
+                    "payload.interview_id", payload["interview_id"], MAX_ID_LENGTH
+                ),
+                payload=encode_payload(payload),
+                idempotency_key=idempotency_key,
+            )
+        )
+        if published.replay_of is not None:
+            earlier_type, earlier_payload = published.replay_of
+            if earlier_type != kind.value or json.loads(earlier_payload) != payload:
+                raise Conflict(
+                    f"Idempotency-Key {idempotency_key!r} was used for event "
+                    f"{published.event_id} with another body; use a new key for a new event",
+                    code="idempotency_conflict",
+                )
+            return published
+        metrics.EVENTS_PUBLISHED.labels(kind.value).inc()
+        if published.deliveries:
+            self._wake()
+        return published
+
+    async def get(self, principal: Principal, event_id: str) -> StoredEvent:
+        principal.require(Permission.READ_EVENTS)
+        check_text("event_id", event_id)
+        event = await event_store.get_event(self._engine, principal.workspace_id, event_id)
+        if event is None:
+            raise NotFound("event not found", code="event_not_found")
+        return event
+
+    async def search(
+        self,
+        principal: Principal,
+        interview_id: str | None = None,
+        posting_id: str | None = None,
+    ) -> list[StoredEvent]:
+        """The workspace's latest events, newest first, by interview and posting."""
+        principal.require(Permission.READ_EVENTS)
+        for field, value in (("interview_id", interview_id), ("posting_id", posting_id)):
+            if value is not None:
+                check_text(field, value)
+        return await event_store.search_events(
+            self._engine, principal.workspace_id, interview_id, posting_id, SEARCH_LIMIT
+        )

@@ -1,0 +1,271 @@
+"""The delivery queue: claiming due deliveries, recording attempts' outcomes, releasing
+claims. The worker's side of the deliveries table."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ColumnElement, Update
+
+from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
+from hookline.store.schema import attempts, deliveries, events, webhooks
+from hookline.store.webhooks import cancel_pending
+
+log = logging.getLogger("hookline.store")
+
+# Spelled as a literal, not a bound parameter, so SQLite's planner can match the query to
+# the partial index on pending deliveries.
+IS_PENDING = deliveries.c.status == literal_column("'pending'")
+# How many due rows a claim looks at per delivery it may take, so that the per-webhook cap
+# can pass over a busy webhook's backlog to reach the others.
+CLAIM_SCAN_FACTOR = 4
+
+
+class DataProblem(Exception):
+    """The database refused a batch for what it holds (not because it is unreachable):
+    retrying the same batch would fail the same way."""
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """Everything the sender needs for one attempt."""
+
+    delivery_id: str
+    attempt_count: int
+    event_id: str
+    event_type: str
+    payload: bytes
+    webhook_id: str
+    url: str
+    http_method: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: float | None
+    created_at: float  # when the event was published
+
+
+def _build_claim() -> Update:
+    """The claim, built once: every value is a bound parameter, so each call only binds."""
+    now = bindparam("now")
+    candidates = (
+        select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
+        .where(
+            IS_PENDING,
+            deliveries.c.next_attempt_at <= now,
+            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
+            deliveries.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(bindparam("scan_limit"))
+        .with_for_update(skip_locked=True)
+        .subquery("candidates")
+    )
+    ranked = select(
+        candidates.c.id,
+        candidates.c.next_attempt_at,
+        func.row_number()
+        .over(partition_by=candidates.c.webhook_id, order_by=candidates.c.next_attempt_at)
+        .label("rank"),
+    ).subquery("ranked")
+    chosen = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= bindparam("per_webhook"))
+        .order_by(ranked.c.next_attempt_at)
+        .limit(bindparam("limit"))
+    )
+    return (
+        update(deliveries)
+        .where(deliveries.c.id.in_(chosen.scalar_subquery()))
+        .values(locked_until=bindparam("locked_until"))
+        .returning(deliveries.c.id)
+    )
+
+
+CLAIM = _build_claim()
+LOAD_CLAIMED = (
+    select(
+        deliveries.c.id,
+        deliveries.c.attempt_count,
+        events.c.id,
+        events.c.event_type,
+        events.c.payload,
+        webhooks.c.id,
+        webhooks.c.url,
+        webhooks.c.http_method,
+        webhooks.c.secret,
+        webhooks.c.previous_secret,
+        webhooks.c.previous_secret_expires_at,
+        deliveries.c.created_at,
+    )
+    .join(events, events.c.id == deliveries.c.event_id)
+    .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def claim_due(
+    engine: AsyncEngine,
+    limit: int,
+    lease_seconds: float,
+    per_webhook: int,
+    skip_webhooks: Collection[str] = (),
+) -> list[ClaimedDelivery]:
+    """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
+    one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
+    slow endpoint's backlog cannot fill the worker. One UPDATE, then one SELECT."""
+    now = time.time()
+    params = {
+        "now": now,
+        "skip_webhooks": list(skip_webhooks),
+        "scan_limit": limit * CLAIM_SCAN_FACTOR,
+        "per_webhook": per_webhook,
+        "limit": limit,
+        "locked_until": now + lease_seconds,
+    }
+    async with engine.begin() as conn:
+        ids = (await conn.execute(CLAIM, params)).scalars().all()
+        if not ids:
+            return []
+        rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
+    return [ClaimedDelivery(*row) for row in rows]
+
+
+async def record_outcomes(
+    engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], health: HealthDecision
+) -> None:
+    """Write a batch of attempts, the deliveries' new states and their webhooks' health in
+    one transaction, each as one statement.
+
+    A delivery cancelled while its attempt was in flight stays cancelled; the attempt
+    itself is still logged.
+    """
+    if not outcomes:
+        return
+    now = time.time()
+    attempt_rows = [
+        {
+            "delivery_id": o.delivery_id,
+            "attempt_number": o.attempt_number,
+            "started_at": o.started_at,
+            "duration_ms": o.duration_ms,
+            "status_code": o.status_code,
+            "response_excerpt": o.response_excerpt,
+            "error": o.error,
+        }
+        for o in outcomes
+    ]
+    state_rows = [
+        {
+            "b_id": o.delivery_id,
+            "b_status": o.new_status.value,
+            "b_attempt_count": o.attempt_number,
+            "b_next_attempt_at": o.next_attempt_at,
+        }
+        for o in outcomes
+    ]
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(attempts).values(attempt_rows))
+            await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
+            await _apply_health(conn, health, now)
+    except (DataError, IntegrityError, UnicodeError) as exc:
+        raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
+
+
+SET_STATE = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), IS_PENDING)
+    .values(
+        status=bindparam("b_status"),
+        attempt_count=bindparam("b_attempt_count"),
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        locked_until=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+async def _apply_health(conn: AsyncConnection, health: HealthDecision, now: float) -> None:
+    """Apply the domain's verdict: recovered webhooks stop failing, failing ones start,
+    and those gone or failing too long are disabled with the reason."""
+    if health.recovered:
+        await conn.execute(
+            update(webhooks)
+            .where(webhooks.c.id.in_(health.recovered), webhooks.c.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+    if health.failing_since:
+        await conn.execute(
+            update(webhooks)
+            .where(webhooks.c.id == bindparam("b_id"), webhooks.c.failing_since.is_(None))
+            .values(failing_since=bindparam("b_since")),
+            [{"b_id": w, "b_since": since} for w, since in health.failing_since.items()],
+        )
+        failing_too_long = webhooks.c.id.in_(health.failing_since) & (
+            webhooks.c.failing_since <= health.disable_failing_before
+        )
+        await _disable(conn, failing_too_long, health.failing_reason, now)
+    if health.gone:
+        await _disable(conn, webhooks.c.id.in_(health.gone), GONE_REASON, now)
+
+
+async def _disable(
+    conn: AsyncConnection, which: ColumnElement[bool], reason: str, now: float
+) -> None:
+    disabled = (
+        (
+            await conn.execute(
+                update(webhooks)
+                .where(which, webhooks.c.is_active.is_(True))
+                .values(is_active=False, disabled_reason=reason, updated_at=now)
+                .returning(webhooks.c.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if disabled:
+        log.warning("disabled webhooks %s: %s", ", ".join(disabled), reason)
+        await cancel_pending(conn, disabled, now)
+
+
+async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | None = None) -> int:
+    """Drop leases so other workers may claim the deliveries at once: the given ones (a
+    worker stopping before it sent them), or all (a single SQLite process starting up,
+    for which every lease left is a dead run's)."""
+    query = update(deliveries).where(IS_PENDING, deliveries.c.locked_until.is_not(None))
+    if delivery_ids is not None:
+        if not delivery_ids:
+            return 0
+        query = query.where(deliveries.c.id.in_(delivery_ids))
+    async with engine.begin() as conn:
+        result = await conn.execute(query.values(locked_until=None))
+    return result.rowcount
+
+
+async def next_due_at(engine: AsyncEngine) -> float | None:
+    """When the earliest unclaimed pending delivery falls due."""
+    query = select(func.min(deliveries.c.next_attempt_at)).where(
+        IS_PENDING, deliveries.c.locked_until.is_(None)
+    )
+    async with engine.connect() as conn:
+        return await conn.scalar(query)
+
+
+async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | None]:
+    """Pending deliveries, how many of them are due, and when the oldest due one fell due."""
+    due = deliveries.c.next_attempt_at <= now
+    query = select(
+        func.count(),
+        func.count().filter(due),
+        func.min(deliveries.c.next_attempt_at).filter(due),
+    ).where(IS_PENDING)
+    async with engine.connect() as conn:
+        pending, due_count, oldest = (await conn.execute(query)).one()
+    return pending, due_count, oldest

@@ -1,0 +1,1 @@
+"""Tools around Hookline: the demo, the simulator, the local listener and the API client."""
