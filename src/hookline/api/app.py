@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from hookline import __version__
-from hookline.api import events, health, metrics, webhooks
+from hookline.api import event_types, events, health, metrics, webhooks
 from hookline.api.errors import install_error_handlers
 from hookline.api.limits import BodySizeLimit
 from hookline.config import Settings
@@ -54,6 +54,7 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.include_router(webhooks.router)
     app.include_router(events.router)
+    app.include_router(event_types.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     ui_routes.install(app)
