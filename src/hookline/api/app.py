@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from hookline import __version__
-from hookline.api import event_types, events, health, metrics, webhooks
+from hookline.api import docs, event_types, events, health, metrics, webhooks
 from hookline.api.errors import install_error_handlers
 from hookline.api.limits import BodySizeLimit
 from hookline.config import Settings
@@ -46,6 +46,8 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
         description="Webhooks for interview lifecycle events: register endpoints per job "
         "posting, publish events, and get every one delivered, signed, retried and logged.",
         lifespan=lifespan,
+        docs_url=None,  # served by hookline.api.docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.wake_worker = lambda: None
@@ -57,6 +59,7 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     app.include_router(event_types.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    docs.install(app)
     ui_routes.install(app)
     return app
 
