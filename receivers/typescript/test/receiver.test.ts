@@ -174,6 +174,11 @@ describe("@hookline/receiver against a running Hookline", () => {
     integrator = hookline.createKey("ts-kit", "integrator");
     publisher = hookline.createKey("ts-kit", "publisher");
     const catalog = await hookline.call(integrator, "GET", "/api/event-types");
+    // The kit's generated types cover exactly the event types this Hookline serves.
+    assert.deepEqual(
+      catalog.data.map((e: any) => e.event_type),
+      [...EVENT_TYPES],
+    );
     examples = Object.fromEntries(catalog.data.map((e: any) => [e.event_type, e.example])) as any;
   });
 
