@@ -22,6 +22,7 @@ ROUTES = [
     ("POST", "/api/webhook/redeliver/dlv_x"),
     ("POST", "/api/events"),
     ("GET", "/api/events/evt_x"),
+    ("GET", "/api/event-types"),
 ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,23 +13,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import seed_example
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
 from tests.support.workspace import Workspace
 
 # Set HOOKLINE_SCREENSHOTS=docs/screenshots to refresh the README's pictures.
 SCREENSHOTS = os.environ.get("HOOKLINE_SCREENSHOTS")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("Chromium is not installed: apt-get install chromium (see .ci/run)")
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ PATHS = {
     "/api/webhook/secret/{webhook_id}", "/api/webhook/rotate-secret/{webhook_id}",
     "/api/webhook/test/{webhook_id}", "/api/webhook/deliveries/{webhook_id}",
     "/api/webhook/redeliver/{delivery_id}", "/api/webhook/recover/{webhook_id}",
-    "/api/events", "/api/events/{event_id}", "/healthz", "/metrics",
+    "/api/events", "/api/events/{event_id}", "/api/event-types", "/healthz", "/metrics",
 }  # fmt: skip
 
 

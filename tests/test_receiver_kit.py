@@ -1,4 +1,5 @@
-"""The integrators' kit and `hookline listen`, against real deliveries from a running Hookline."""
+"""The integrators' kit (hookline_receiver) and `hookline listen`, against real deliveries
+from a running Hookline."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ from flask import Flask
 from flask import request as flask_request
 from werkzeug.serving import make_server
 
-from hookline.domain.payloads import InterviewStarted, ReportAvailable
-from hookline.receiver import (
+from hookline_receiver import (
+    EventNotice,
+    InterviewStarted,
+    ReportAvailable,
     VerificationError,
+    sign,
     verify,
-    verify_flask,
     verify_signature,
-    webhook_event,
 )
-from tests.conftest import seed_example
+from hookline_receiver.fastapi import webhook_event
+from hookline_receiver.flask import verify_flask
+from tests.conftest import seed_example, unique
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer, free_port, hookline_command
 from tests.support.workspace import Workspace
@@ -60,6 +64,59 @@ def test_verify_returns_the_typed_event(
         verify(started_request.body, unknown, started["secret"])
 
 
+def test_verify_get_delivery_returns_the_notice(
+    acme: Workspace, receiver: Receiver, path: str, posting_id: str
+) -> None:
+    url = receiver.url(path) + "?token=abc&flag"  # the URL's own query comes first
+    webhook = acme.create_webhook(url, posting_id, "interview_completed", "get")
+    payload = seed_example("interview_completed") | {"posting_id": posting_id}
+    event_id = acme.publish("interview_completed", payload).json()["event_id"]
+    (request,) = receiver.wait_for(path)
+    assert request.method == "GET"
+    assert request.query.startswith("token=abc&flag&event_type=interview_completed&")
+
+    notice = verify(request.query, request.headers, webhook["secret"])
+    assert notice == EventNotice(
+        event_type="interview_completed",
+        event_id=event_id,
+        interview_id=payload["interview_id"],
+        posting_id=posting_id,
+        timestamp=payload["timestamp"],
+    )
+    assert verify(request.query.encode(), request.headers, ["whsec_AAAA", webhook["secret"]])
+    with pytest.raises(VerificationError, match="no signature"):
+        verify(request.query.replace("token=abc", "token=abd"), request.headers, webhook["secret"])
+    # Signed at once, but with the type swapped in the header: refused.
+    swapped = request.headers | {"x-hookline-event-type": "interview_started"}
+    with pytest.raises(VerificationError, match="differs"):
+        verify(request.query, swapped, webhook["secret"])
+
+
+def test_rotation_both_secrets_verify(
+    acme: Workspace, receiver: Receiver, path: str, posting_id: str
+) -> None:
+    webhook = acme.create_webhook(receiver.url(path), posting_id, "interview_started")
+    rotated = acme.integrator.post(f"/api/webhook/rotate-secret/{webhook['webhook_id']}").json()
+    acme.publish(
+        "interview_started", seed_example("interview_started") | {"posting_id": posting_id}
+    )
+    (request,) = receiver.wait_for(path)
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (webhook["secret"], rotated["secret"]):
+        assert isinstance(verify(request.body, request.headers, secret), InterviewStarted)
+
+
+def test_sign_matches_what_hookline_sends(acme: Workspace, receiver: Receiver, path: str) -> None:
+    webhook = acme.create_webhook(receiver.url(path), unique_posting(), "interview_started")
+    acme.integrator.post(f"/api/webhook/test/{webhook['webhook_id']}")
+    (request,) = receiver.wait_for(path)
+    headers = request.headers
+    expected = sign(
+        webhook["secret"], headers["webhook-id"], int(headers["webhook-timestamp"]), request.body
+    )
+    assert headers["webhook-signature"] == expected
+
+
 def test_listen_verifies_and_prints_deliveries(
     server: HooklineServer, acme: Workspace, posting_id: str
 ) -> None:
@@ -93,6 +150,10 @@ def test_listen_verifies_and_prints_deliveries(
     assert "candidate Jane Doe" in output
     assert "score 78" in output
     assert "verified" in output
+
+
+def unique_posting() -> str:
+    return unique("posting")
 
 
 class ThreadedServer:
@@ -186,19 +247,28 @@ def test_flask_helper_verifies_real_deliveries(acme: Workspace, posting_id: str)
     app = Flask(__name__)
     received: list[str] = []
 
-    @app.post("/hook")
+    by_get = acme.create_webhook(
+        f"http://127.0.0.1:{port}/hook", posting_id, "interview_started", "get"
+    )
+
+    @app.route("/hook", methods=["GET", "POST"])
     def hook():  # type: ignore[no-untyped-def]
         try:
-            event = verify_flask(flask_request, webhook["secret"])
+            event = verify_flask(flask_request, [webhook["secret"], by_get["secret"]])
         except VerificationError as exc:
             return {"error": str(exc)}, 400
-        received.append(event.metadata.candidate_email)
+        if isinstance(event, EventNotice):
+            received.append(f"GET {event.interview_id}")
+        else:
+            received.append(event.metadata.candidate_email)
         return {"received": True}
 
     with ThreadedServer(app, port, asgi=False):
         payload = seed_example("interview_started") | {"posting_id": posting_id}
         acme.publish("interview_started", payload)
-        wait_until(lambda: received == ["jane.doe@example.com"])
+        wait_until(lambda: len(received) == 2)
         forged = httpx.post(f"http://127.0.0.1:{port}/hook", content=b"{}")
+
+    assert sorted(received) == ["GET A1B2C3D4E5F60718", "jane.doe@example.com"]
 
     assert forged.status_code == 400

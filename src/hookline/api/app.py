@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from hookline import __version__
-from hookline.api import events, health, metrics, webhooks
+from hookline.api import docs, event_types, events, health, metrics, webhooks
 from hookline.api.deps import current_principal
 from hookline.api.errors import install_error_handlers
 from hookline.api.limits import BodySizeLimit
@@ -38,12 +38,15 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
         '\n\nEvery error answer is `{"code", "detail", "errors"?}`; the codes:\n\n'
         + "\n".join(f"- `{code}`: {meaning}" for code, meaning in ERROR_CODES.items()),
         lifespan=lifespan,
+        docs_url=None,  # served by hookline.api.docs, without a CDN
+        redoc_url=None,
     )
     install_error_handlers(app, dashboard=(ui_routes.PREFIX, ui_routes.render_error))
     app.add_middleware(BodySizeLimit)
-    routers = (webhooks.router, events.router, health.router, metrics.router)
+    routers = (webhooks.router, events.router, event_types.router, health.router, metrics.router)
     for router in routers:
         app.include_router(router)
+    docs.install(app)
     ui_routes.install(app)
     models = (webhooks.WebhookCreate, webhooks.WebhookOut, events.PublishRequest)
     _document_openapi(app, routers, models)

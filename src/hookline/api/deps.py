@@ -42,6 +42,7 @@ def allowing(permission: Permission) -> Callable[..., Coroutine[Any, Any, Princi
     return principal_with_permission
 
 
+AnyRole = Annotated[Principal, Depends(current_principal)]
 Integrator = Annotated[Principal, Depends(allowing(Permission.MANAGE_WEBHOOKS))]
 Publisher = Annotated[Principal, Depends(allowing(Permission.PUBLISH))]
 EventReader = Annotated[Principal, Depends(allowing(Permission.READ_EVENTS))]

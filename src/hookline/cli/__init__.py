@@ -19,6 +19,7 @@ for command in (
     server.migrate,
     server.serve,
     server.worker,
+    server.healthcheck,
     keys.keys,
     api.webhooks,
     api.events,

@@ -67,7 +67,9 @@ def serve(host: str, port: int, no_migrate: bool, no_worker: bool) -> None:
 )
 @click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
 @click.option(
-    "--metrics-port", type=int, help="Serve this worker's Prometheus metrics on this port."
+    "--metrics-port",
+    type=int,
+    help="Serve this worker's /metrics (Prometheus) and /healthz on 127.0.0.1:PORT.",
 )
 def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (any number of them on PostgreSQL)."""
@@ -80,12 +82,38 @@ def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) 
         settings = settings.changed(worker_concurrency=concurrency)
     if not no_migrate:
         migrated(settings)
+    work = run_worker_process(settings)
     if metrics_port is not None:
-        from prometheus_client import start_http_server
+        from hookline.delivery.status import run_with_status_endpoint
 
         ensure_port_free("127.0.0.1", metrics_port, "--metrics-port")
-        start_http_server(metrics_port, addr="127.0.0.1")
+        work = run_with_status_endpoint(work, settings.database_url, "127.0.0.1", metrics_port)
     try:
-        uvloop.run(run_worker_process(settings))
+        uvloop.run(work)
     except HooklineError as exc:
         raise UserError(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000/healthz",
+    show_default=True,
+    help="The /healthz to ask: the API's, or a worker's on its --metrics-port.",
+)
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait for the answer.")
+def healthcheck(url: str, timeout: float) -> None:
+    """Exit 0 if URL answers 200, else 1: a container's health check."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{url}: {exc}") from None
+    if status != 200:
+        raise click.ClickException(f"{url} answered {status}")
+    click.echo(f"{url}: healthy")

@@ -1,0 +1,275 @@
+"""Write the receiver kits' event types from Hookline's own definitions.
+
+- receivers/python/src/hookline_receiver/events.py: pydantic models rendered from the
+  payload models Hookline validates with (hookline.domain.payloads);
+- receivers/typescript/src/events.ts: TypeScript types rendered from the event catalog's
+  JSON Schemas (hookline.domain.catalog, what GET /api/event-types serves).
+
+    .venv/bin/python scripts/generate_receiver_code.py           # rewrite both files
+    .venv/bin/python scripts/generate_receiver_code.py --check   # exit 1 if either drifted
+
+tests/test_receiver_codegen.py fails when a file differs from what this script writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from hookline.domain.catalog import event_catalog
+from hookline.domain.events import GET_QUERY_FIELDS, PAYLOAD_MODELS, EventType
+from hookline.domain.payloads import OpenModel
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON_TARGET = ROOT / "receivers/python/src/hookline_receiver/events.py"
+TYPESCRIPT_TARGET = ROOT / "receivers/typescript/src/events.ts"
+SCRIPT = "scripts/generate_receiver_code.py"
+
+
+# --- Python: pydantic models ---------------------------------------------------------
+
+
+def _literal(value: Any) -> str:
+    """A Python literal with double quotes, as the formatter writes it."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(item) for item in value) + ")"
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    raise TypeError(f"the generator cannot render the value {value!r}")
+
+
+def _python_type(annotation: Any, models: list[type[BaseModel]]) -> str:
+    """Source text of a field's type; nested models are queued in ``models``."""
+    if annotation is type(None):
+        return "None"
+    if annotation is Any:
+        return "Any"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation not in models:
+            models.append(annotation)
+        return annotation.__name__
+    if annotation in (str, int, float, bool):
+        return annotation.__name__
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(_python_type(arg, models) for arg in args)
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(_python_type(arg, models) for arg in args)}]"
+    raise TypeError(f"the generator cannot render the annotation {annotation!r}")
+
+
+def _python_class(model: type[BaseModel], queue: list[type[BaseModel]]) -> str:
+    if model.model_config != OpenModel.model_config:
+        raise TypeError(f"{model.__name__} has a configuration of its own: render it here")
+    lines = [f"class {model.__name__}(OpenModel):"]
+    doc = model.__dict__.get("__doc__")
+    if doc:
+        lines.append(f'    """{doc.strip()}"""')
+        lines.append("")
+    for name, field in model.model_fields.items():
+        if field.metadata or field.alias or field.description:
+            raise TypeError(f"{model.__name__}.{name} has constraints: render them here")
+        line = f"    {name}: {_python_type(field.annotation, queue)}"
+        if field.default is not PydanticUndefined:
+            line += f" = {_literal(field.default)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def render_python() -> str:
+    queue: list[type[BaseModel]] = list(PAYLOAD_MODELS.values())
+    rendered: dict[type[BaseModel], str] = {}
+    # Breadth-first over the event models and every model they use; classes are then
+    # written so that each comes after the classes it refers to.
+    index = 0
+    while index < len(queue):
+        rendered[queue[index]] = _python_class(queue[index], queue)
+        index += 1
+    ordered: list[type[BaseModel]] = []
+
+    def place(model: type[BaseModel]) -> None:
+        if model in ordered:
+            return
+        for field in model.model_fields.values():
+            nested: list[type[BaseModel]] = []
+            _python_type(field.annotation, nested)
+            for dependency in nested:
+                place(dependency)
+        ordered.append(model)
+
+    for model in queue:
+        place(model)
+
+    config = ", ".join(f"{key}={_literal(value)}" for key, value in OpenModel.model_config.items())
+    members = "\n".join(f"    {t.name} = {_literal(t.value)}" for t in EventType)
+    mapping = "\n".join(
+        f"    EventType.{t.name}: {model.__name__}," for t, model in PAYLOAD_MODELS.items()
+    )
+    classes = "\n\n\n".join(rendered[model] for model in ordered)
+    event_union = " | ".join(model.__name__ for model in PAYLOAD_MODELS.values())
+    return f'''# Generated by {SCRIPT} from Hookline's payload models
+# (hookline.domain.payloads): do not edit; run the script instead.
+"""The events Hookline delivers, as typed models: one per event type.
+
+Every documented field is required; nullable ones accept null. Fields added later are
+accepted and kept (``model_extra``), so a newer Hookline never breaks a receiver.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventType(StrEnum):
+{members}
+
+
+# The fields a GET delivery carries as query parameters, in this order.
+GET_QUERY_FIELDS = {_literal(GET_QUERY_FIELDS)}
+
+
+class OpenModel(BaseModel):
+    """{(OpenModel.__doc__ or "").strip()}"""
+
+    model_config = ConfigDict({config})
+
+
+{classes}
+
+
+Event = {event_union}
+"""Any event a POST delivery carries: {event_union}."""
+
+PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {{
+{mapping}
+}}
+'''
+
+
+# --- TypeScript: types from the JSON Schemas -----------------------------------------
+
+
+def _ts_type(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[1]
+    if "anyOf" in schema:
+        return " | ".join(_ts_type(option) for option in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "string":
+        return "string"
+    if kind in ("number", "integer"):
+        return "number"
+    if kind == "boolean":
+        return "boolean"
+    if kind == "null":
+        return "null"
+    if kind == "array":
+        item = _ts_type(schema.get("items", {}))
+        return f"({item})[]" if "|" in item else f"{item}[]"
+    if kind == "object" and "properties" not in schema:
+        return "Record<string, unknown>"
+    if not schema:
+        return "unknown"
+    raise TypeError(f"the generator cannot render the schema {schema!r}")
+
+
+def _ts_interface(name: str, schema: dict[str, Any]) -> str:
+    if schema.get("type") != "object" or "properties" not in schema:
+        raise TypeError(f"{name} is not an object schema")
+    lines = []
+    if schema.get("description"):
+        lines.append(f"/** {schema['description']} */")
+    lines.append(f"export interface {name} {{")
+    required = set(schema.get("required", []))
+    for field, field_schema in schema["properties"].items():
+        optional = "" if field in required else "?"
+        lines.append(f"  {field}{optional}: {_ts_type(field_schema)};")
+    if schema.get("additionalProperties", True) is not False:
+        lines.append("  /** Fields added after this version of the kit. */")
+        lines.append("  [field: string]: unknown;")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def render_typescript() -> str:
+    catalog = event_catalog()
+    definitions: dict[str, dict[str, Any]] = {}
+    for entry in catalog:
+        for name, schema in entry["schema"].get("$defs", {}).items():
+            if definitions.setdefault(name, schema) != schema:
+                raise TypeError(f"two event types define {name} differently")
+    events = []
+    for entry in catalog:
+        top = {k: v for k, v in entry["schema"].items() if k not in ("$defs", "$schema")}
+        events.append((entry["event_type"], top["title"], _ts_interface(top["title"], top)))
+    blocks = [
+        *(_ts_interface(name, schema) for name, schema in sorted(definitions.items())),
+        *(interface for _, _, interface in events),
+    ]
+    names = ", ".join(json.dumps(event_type) for event_type, _, _ in events)
+    payloads = "\n".join(f"  {event_type}: {title};" for event_type, title, _ in events)
+    query_fields = ", ".join(json.dumps(name) for name in GET_QUERY_FIELDS)
+    body = "\n\n".join(blocks)
+    return f"""// Generated by {SCRIPT} from Hookline's event catalog
+// (GET /api/event-types): do not edit; run the script instead.
+
+{body}
+
+/** Every event type Hookline delivers. */
+export const EVENT_TYPES = [{names}] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The payload of each event type. */
+export interface EventPayloads {{
+{payloads}
+}}
+
+/** The fields a GET delivery carries as query parameters, in this order. */
+export const GET_QUERY_FIELDS = [{query_fields}] as const;
+"""
+
+
+# --- main ----------------------------------------------------------------------------
+
+TARGETS = {PYTHON_TARGET: render_python, TYPESCRIPT_TARGET: render_typescript}
+
+
+def drifted() -> list[Path]:
+    """The generated files whose content differs from what the script writes now."""
+    return [
+        path
+        for path, render in TARGETS.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != render()
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that drifted")
+    if parser.parse_args().check:
+        stale = drifted()
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is out of date: run {SCRIPT}", file=sys.stderr)
+        return 1 if stale else 0
+    for path, render in TARGETS.items():
+        path.write_text(render(), encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""`hookline healthcheck`, the containers' health check: the API's /healthz, and a
+worker's /healthz and /metrics on its --metrics-port."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server import HooklineServer, HooklineWorker, free_port, hookline_command
+
+
+def healthcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        hookline_command("healthcheck", *args), capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.fixture(scope="module")
+def api_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HooklineServer]:
+    # API only, so the worker under test is the database's one SQLite worker.
+    running = HooklineServer(tmp_path_factory.mktemp("health"), serve_args=("--no-worker",))
+    yield running.start()
+    running.stop()
+
+
+def test_api_healthcheck(api_only: HooklineServer) -> None:
+    healthy = healthcheck("--url", f"{api_only.base_url}/healthz")
+    assert healthy.returncode == 0, healthy.stderr
+    assert "healthy" in healthy.stdout
+
+    nobody = f"http://127.0.0.1:{free_port()}/healthz"
+    refused = healthcheck("--url", nobody, "--timeout", "2")
+    assert refused.returncode == 1
+    assert nobody in refused.stderr
+    not_found = healthcheck("--url", f"{api_only.base_url}/nothing-here")
+    assert not_found.returncode == 1
+    assert "answered 404" in not_found.stderr
+
+
+def test_worker_serves_healthz_and_metrics(api_only: HooklineServer, tmp_path: Path) -> None:
+    port = free_port()
+    worker = HooklineWorker(api_only, "health", "--metrics-port", str(port)).start()
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        deadline = time.monotonic() + 20
+        while (done := healthcheck("--url", url, "--timeout", "2")).returncode != 0:
+            assert time.monotonic() < deadline, f"{done.stderr}\n{worker.log()}"
+            time.sleep(0.3)
+        assert httpx.get(url).json() == {"status": "ok"}
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics")
+        assert metrics.status_code == 200
+        assert "hookline_attempts_total" in metrics.text
+    finally:
+        assert worker.stop() == 0
+    assert healthcheck("--url", url, "--timeout", "2").returncode == 1
