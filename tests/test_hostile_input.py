@@ -4,6 +4,7 @@ JSON at all), the same on both backends, and nothing half-written is left behind
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_every_published_event_reads_back(acme: Workspace, posting_id: str) -> N
         ("http://" + "a" * 64 + ".com/", "at most 63"),
         ("http://" + ".".join(["abcdefghij"] * 24) + ".com/", "at most 253"),
         ("http://x\udfff.com/", "lone surrogates"),
-        ("http://exa\x00mple.com/", "control characters"),
+        ("http://exa\x00mple.com/", "NUL"),
         ("http://ex ample.com/", "whitespace"),
         ("http://b\u00fccher..de/", "invalid host name"),
         ("ftp://example.com/", "http(s)"),
@@ -128,7 +129,7 @@ def test_international_hosts_are_stored_idna_encoded(acme: Workspace, posting_id
         ("posting_id", "p" * 201, "at most 200"),
         ("posting_id", "   ", "blank"),
         ("posting_id", "a\x00b", "NUL"),
-        ("posting_id", "a\ud800", "lone surrogates"),
+        ("posting_id", "a\ud800", "unicode"),
     ],
 )
 def test_posting_ids_are_checked(acme: Workspace, field: str, value: str, message: str) -> None:
@@ -139,22 +140,26 @@ def test_posting_ids_are_checked(acme: Workspace, field: str, value: str, messag
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
-    assert message in response.json()["detail"]
+    assert message.lower() in response.json()["detail"].lower()
 
 
 @pytest.mark.parametrize("value", ["a\x00b", "x" * 5000])
 def test_filters_and_ids_with_nul_are_refused_not_a_database_error(
-    acme: Workspace, value: str
+    acme: Workspace, posting_id: str, value: str
 ) -> None:
+    webhook = acme.create_webhook("https://example.com/h", posting_id, "interview_started")
     for path, params in [
         ("/api/webhook/all", {"posting_id": value}),
-        (f"/api/webhook/fetch/{value}", None),
-        (f"/api/events/{value}", None),
-        ("/api/webhook/deliveries/w", {"cursor": value}),
+        (f"/api/webhook/fetch/{quote(value)}", None),
+        (f"/api/events/{quote(value)}", None),
+        (f"/api/webhook/deliveries/{webhook['webhook_id']}", {"cursor": value}),
     ]:
         response = acme.integrator.get(path, params=params)
-        assert response.status_code in (200, 404, 422), (path, response.text)
-        assert "code" in response.json()
+        if "\x00" in value or "cursor" in (params or {}):
+            assert response.status_code == 422, (path, response.text)
+            assert response.json()["code"] == "invalid_input"
+        else:
+            assert response.status_code in (200, 404), (path, response.text)
 
 
 def test_same_idempotency_key_and_body_replays(acme: Workspace, posting_id: str) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import seed_example
 from tests.support.server import HooklineServer
@@ -23,7 +24,13 @@ PATHS = {
 }  # fmt: skip
 
 
-CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance")
+CHECKS = (
+    "not_a_server_error",
+    "response_schema_conformance",
+    "status_code_conformance",
+    "content_type_conformance",
+    "negative_data_rejection",
+)
 
 
 def test_openapi_describes_every_endpoint_with_the_seed_examples(server: HooklineServer) -> None:
@@ -38,10 +45,15 @@ def test_openapi_describes_every_endpoint_with_the_seed_examples(server: Hooklin
     assert httpx.get(f"{server.base_url}/docs", timeout=10).status_code == 200
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", ["integrator", "publisher"])
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    tmp_path: Path, role: str
+) -> None:
+    """Valid and invalid data (NUL bytes included) against every route, with each role's
+    key: every answer documented, every invalid input refused with a 4xx."""
     server = HooklineServer(tmp_path).start()
     try:
-        key = server.create_key("fuzz", "publisher")  # publisher keys may call every route
+        key = server.create_key("fuzz", role)
         schemathesis = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
         assert schemathesis is not None
         done = subprocess.run(
@@ -50,6 +62,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
                 "--header", f"X-API-KEY: {key}",
                 "--checks", ",".join(CHECKS),
                 "--phases", "examples,coverage,fuzzing",
+                "--mode", "all",
+                "--generation-allow-x00", "true",
                 "--max-examples", "25",
                 "--seed", "1",
             ],

@@ -24,6 +24,7 @@ ALLOWED = {
     ("POST", "/api/webhook/recover/{webhook_id}"): {"integrator"},
     ("POST", "/api/events"): {"publisher"},
     ("GET", "/api/events/{event_id}"): {"integrator", "publisher"},
+    ("GET", "/api/event-types"): {"integrator", "publisher"},
 }
 ROLES = ("integrator", "publisher")
 BODIES = {

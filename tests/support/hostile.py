@@ -59,6 +59,15 @@ class HostileReceiver:
         self._stopping.wait(MAX_SECONDS)
 
     def _trickle(self, conn: socket.socket) -> None:
+        """The status line and headers a byte every half second (slowloris, reversed)."""
+        head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-slow: " + b"y" * 100
+        for byte in head:
+            if self._stopping.wait(0.5):
+                return
+            conn.sendall(bytes([byte]))
+
+    def _slowbody(self, conn: socket.socket) -> None:
+        """A 200 at once, then its body a byte every half second."""
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
         deadline = time.monotonic() + MAX_SECONDS
         while time.monotonic() < deadline and not self._stopping.is_set():
