@@ -16,7 +16,7 @@ from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer
 from tests.support.workspace import Workspace
 
-KIT = Path(__file__).resolve().parent.parent / "receivers/python"
+KIT = Path(__file__).resolve().parents[2] / "receivers/python"
 # What may be installed besides pip: the kit, pydantic and pydantic's own dependencies.
 ALLOWED = {"hookline-receiver", "pydantic", "pydantic-core", "annotated-types",
            "typing-extensions", "typing-inspection", "pip", "setuptools"}  # fmt: skip

@@ -14,7 +14,7 @@ import hookline_receiver
 from hookline.domain import payloads
 from hookline.domain.events import GET_QUERY_FIELDS, PAYLOAD_MODELS, EventType
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts/generate_receiver_code.py"
 
 

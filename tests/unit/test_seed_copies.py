@@ -9,7 +9,7 @@ import pytest
 from hookline.domain.events import EventType, sample_payload
 from tests.conftest import SEED_DIR, seed_example
 
-SHARED_SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "examples"
+SHARED_SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "examples"
 
 
 @pytest.mark.parametrize("event_type", list(EventType))
