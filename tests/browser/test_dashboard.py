@@ -127,3 +127,42 @@ def test_phone_sized_screen(browser: Browser, server: HooklineServer, acme: Work
     assert width <= 390
     shoot(page, "5-phone")
     context.close()
+
+
+def test_a_publisher_key_cannot_sign_in(
+    page: Page, server: HooklineServer, acme: Workspace
+) -> None:
+    sign_in(page, server, acme.publisher.headers["X-API-KEY"])
+    expect(page.get_by_role("alert")).to_have_text("That key's role cannot use the dashboard.")
+    assert not [c for c in page.context.cookies() if c["name"] == "hookline_session"]
+    page.goto(f"{server.base_url}/ui")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+
+
+def test_messages_come_from_the_server_not_the_url(
+    page: Page, server: HooklineServer, acme: Workspace
+) -> None:
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    page.goto(f"{server.base_url}/ui?notice=Your+account+is+locked&error=Call+us")
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    assert "locked" not in page.content()
+    assert "Call us" not in page.content()
+    page.goto(f"{server.base_url}/ui?notice=created")
+    expect(page.get_by_role("status")).to_have_text("Webhook created")
+
+
+def test_the_create_form_keeps_the_apis_rules(
+    page: Page, server: HooklineServer, acme: Workspace
+) -> None:
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    for posting_id, url, refusal in [
+        ("p" * 5000, "http://example.com/hook", "posting_id: must be at most 200"),
+        ("fine", "http://a..b.example/hook", "url: host must not have an empty label"),
+    ]:
+        page.get_by_label("Posting ID").fill(posting_id)
+        page.get_by_label("URL").fill(url)
+        page.get_by_role("button", name="Create", exact=True).click()
+        expect(page.get_by_role("alert")).to_contain_text(refusal)
+    listed = acme.integrator.get("/api/webhook/all", params={"posting_id": "fine"}).json()
+    assert listed == []

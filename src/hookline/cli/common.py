@@ -43,8 +43,8 @@ def migrated(settings: Settings) -> Settings:
     except SettingsError as exc:
         raise UserError(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
-        raise click.ClickException(
-            f"cannot use the database at HOOKLINE_DATABASE_URL: {_first_line(exc)}"
+        raise UserError(
+            f"HOOKLINE_DATABASE_URL: cannot use the database: {_first_line(exc)}"
         ) from None
     return settings
 

@@ -82,11 +82,12 @@ def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) 
         settings = settings.changed(worker_concurrency=concurrency)
     if not no_migrate:
         migrated(settings)
+    if metrics_port is not None:
+        ensure_port_free("127.0.0.1", metrics_port, "--metrics-port")
     work = run_worker_process(settings)
     if metrics_port is not None:
         from hookline.delivery.status import run_with_status_endpoint
 
-        ensure_port_free("127.0.0.1", metrics_port, "--metrics-port")
         work = run_with_status_endpoint(work, settings.database_url, "127.0.0.1", metrics_port)
     try:
         uvloop.run(work)
