@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.config import Settings
 from hookline.delivery.runtime import DeliveryRuntime
+from hookline.delivery.status import run_with_status_endpoint
 from hookline.service.deliveries import DeliveryLogService
 from hookline.service.events import EventService
 from hookline.service.keys import KeyService
@@ -91,8 +92,13 @@ def refuse_second_sqlite_worker(settings: Settings) -> None:
         probe.release()
 
 
-async def run_worker_process(settings: Settings) -> None:
-    """``hookline worker``: deliver until SIGTERM or SIGINT, then stop gracefully."""
+async def run_worker_process(settings: Settings, status_port: int | None = None) -> None:
+    """``hookline worker``: deliver until SIGTERM or SIGINT, then stop gracefully; with
+    ``status_port``, serve /healthz and /metrics on 127.0.0.1 meanwhile."""
+    if status_port is not None:
+        work = run_worker_process(settings)
+        await run_with_status_endpoint(work, settings.database_url, "127.0.0.1", status_port)
+        return
     engine = create_engine(settings.database_url)
     delivery = DeliveryRuntime(engine, settings)
     try:

@@ -84,13 +84,8 @@ def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) 
         migrated(settings)
     if metrics_port is not None:
         ensure_port_free("127.0.0.1", metrics_port, "--metrics-port")
-    work = run_worker_process(settings)
-    if metrics_port is not None:
-        from hookline.delivery.status import run_with_status_endpoint
-
-        work = run_with_status_endpoint(work, settings.database_url, "127.0.0.1", metrics_port)
     try:
-        uvloop.run(work)
+        uvloop.run(run_worker_process(settings, status_port=metrics_port))
     except HooklineError as exc:
         raise UserError(str(exc)) from None
 

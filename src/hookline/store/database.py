@@ -12,7 +12,7 @@ import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hookline.config import SettingsError
@@ -102,3 +102,24 @@ async def ping(engine: AsyncEngine) -> None:
     """A trivial query; raises when the database does not answer."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+# SQLSTATE classes of a statement refused for what it holds: 22 data exception (NUL in
+# text, a value out of range), 23 integrity constraint. Retrying such a statement fails
+# the same way; anything else (a lost connection, a read-only server) may pass later.
+DATA_SQLSTATE_CLASSES = ("22", "23")
+
+
+def is_data_problem(exc: BaseException) -> bool:
+    """Whether the database refused a statement for its data rather than being unable
+    to run it now. asyncpg's errors reach SQLAlchemy as generic DBAPIErrors, so the
+    SQLSTATE decides, wherever in the chain it is."""
+    if isinstance(exc, UnicodeError | DataError | IntegrityError):
+        return True
+    cause: BaseException | None = exc
+    while cause is not None:
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate[:2] in DATA_SQLSTATE_CLASSES
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False

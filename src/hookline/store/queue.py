@@ -9,11 +9,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement, Update
 
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
+from hookline.store.database import is_data_problem
 from hookline.store.schema import attempts, deliveries, events, webhooks
 from hookline.store.webhooks import cancel_pending
 
@@ -174,7 +175,9 @@ async def record_outcomes(
             await conn.execute(insert(attempts).values(attempt_rows))
             await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
             await _apply_health(conn, health, now)
-    except (DataError, IntegrityError, UnicodeError) as exc:
+    except (DBAPIError, UnicodeError) as exc:
+        if not is_data_problem(exc):
+            raise
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
 
 

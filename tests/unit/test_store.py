@@ -1,0 +1,292 @@
+"""The store's set-based statements on both backends: fan-out, group commit, the claim
+with its per-webhook window and lease, recording outcomes, the log's cursors, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hookline.domain.attempts import AttemptOutcome, judge_health
+from hookline.domain.keys import Role
+from hookline.domain.webhooks import DeliveryStatus, HttpMethod
+from hookline.errors import InvalidInput
+from hookline.store import delivery_log, queue, retention
+from hookline.store import events as event_store
+from hookline.store import keys as key_store
+from hookline.store import webhooks as webhook_store
+from hookline.store.database import create_engine
+from hookline.store.events import NewEvent
+from hookline.store.group_commit import PublishBatcher
+from hookline.store.migrate import upgrade_to_head
+
+T = TypeVar("T")
+Work = Callable[[AsyncEngine], Awaitable[T]]
+
+
+@pytest.fixture
+def on_database(new_database_url: str) -> Callable[[Work[T]], T]:
+    """Run a coroutine against a freshly migrated database of this test's backend."""
+    upgrade_to_head(new_database_url)
+
+    def run(work: Work[T]) -> T:
+        async def with_engine() -> T:
+            engine = create_engine(new_database_url)
+            try:
+                return await work(engine)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(with_engine())
+
+    return run
+
+
+async def _workspace(engine: AsyncEngine, name: str) -> str:
+    created = await key_store.create_key(engine, name, Role.INTEGRATOR)
+    principal = await key_store.authenticate(engine, created.key)
+    assert principal is not None
+    return principal.workspace_id
+
+
+async def _webhook(
+    engine: AsyncEngine,
+    workspace_id: str,
+    posting_id: str = "p",
+    event_type: str = "interview_started",
+) -> str:
+    webhook = await webhook_store.create_webhook(
+        engine, workspace_id, posting_id, "http://127.0.0.1:9/h", event_type, HttpMethod.POST
+    )
+    return webhook.webhook_id
+
+
+def _event(workspace_id: str, posting_id: str = "p", key: str | None = None) -> NewEvent:
+    return NewEvent(workspace_id, "interview_started", posting_id, "i-1", b"{}", key)
+
+
+def test_fan_out_matches_workspace_posting_type_and_activity(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme, globex = await _workspace(engine, "acme"), await _workspace(engine, "globex")
+        matching = {await _webhook(engine, acme), await _webhook(engine, acme)}
+        await _webhook(engine, acme, posting_id="other")
+        await _webhook(engine, acme, event_type="report_available")
+        inactive = await _webhook(engine, acme)
+        await webhook_store.set_active(engine, acme, inactive, active=False)
+        await _webhook(engine, globex)
+
+        published = await event_store.publish_batch(engine, [_event(acme), _event(globex)])
+        assert [p.deliveries for p in published] == [2, 1]
+        event = await event_store.get_event(engine, acme, published[0].event_id)
+        assert event is not None
+        assert {d.webhook_id for d in event.deliveries} == matching
+        assert await event_store.get_event(engine, globex, published[0].event_id) is None
+
+    on_database(work)
+
+
+def test_group_commit_stores_every_concurrent_publish(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        await _webhook(engine, acme)
+        batcher = PublishBatcher(engine)
+        batcher.start()
+        try:
+            published = await asyncio.gather(*(batcher.publish(_event(acme)) for _ in range(60)))
+            keyed = await batcher.publish(_event(acme, key="k"))
+            again = await batcher.publish(_event(acme, key="k"))
+        finally:
+            await batcher.stop()
+        assert len({p.event_id for p in published}) == 60
+        assert all(p.deliveries == 1 and not p.replayed for p in published)
+        assert again.event_id == keyed.event_id
+        assert again.replay_of == ("interview_started", b"{}")
+        found = await event_store.search_events(engine, acme, limit=100)
+        assert len(found) == 61
+
+    on_database(work)
+
+
+def test_the_claim_keeps_the_per_webhook_window_and_the_lease(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        busy, quiet, skipped = (
+            await _webhook(engine, acme, "busy"),
+            await _webhook(engine, acme, "quiet"),
+            await _webhook(engine, acme, "skipped"),
+        )
+        batch = [_event(acme, "busy")] * 10 + [_event(acme, "quiet")] * 3
+        await event_store.publish_batch(engine, [*batch, _event(acme, "skipped")])
+
+        claimed = await queue.claim_due(
+            engine, limit=50, lease_seconds=60, per_webhook=2, skip_webhooks=[skipped]
+        )
+        assert Counter(c.webhook_id for c in claimed) == {busy: 2, quiet: 2}
+        # Leased: the next claim passes over them and takes the rest of the window.
+        again = await queue.claim_due(engine, limit=50, lease_seconds=60, per_webhook=2)
+        assert not {c.delivery_id for c in again} & {c.delivery_id for c in claimed}
+        assert Counter(c.webhook_id for c in again) == {busy: 2, quiet: 1, skipped: 1}
+        released = await queue.release_claims(engine, [c.delivery_id for c in claimed])
+        assert released == len(claimed)
+
+    on_database(work)
+
+
+def test_concurrent_claims_never_share_a_delivery(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        for posting in range(20):
+            await _webhook(engine, acme, f"p{posting}")
+        await event_store.publish_batch(engine, [_event(acme, f"p{p % 20}") for p in range(200)])
+        ids: list[str] = []
+        for _ in range(20):  # rounds of six claims at once, until nothing is left
+            claims = await asyncio.gather(
+                *(queue.claim_due(engine, 30, 60, per_webhook=20) for _ in range(6))
+            )
+            if not any(claims):
+                break
+            ids += [c.delivery_id for claim in claims for c in claim]
+        assert len(ids) == len(set(ids)) == 200
+
+    on_database(work)
+
+
+def _outcome(claimed: queue.ClaimedDelivery, code: int | None, **changes: object) -> AttemptOutcome:
+    values: dict[str, object] = {
+        "delivery_id": claimed.delivery_id,
+        "webhook_id": claimed.webhook_id,
+        "attempt_number": 1,
+        "started_at": time.time(),
+        "duration_ms": 3.0,
+        "status_code": code,
+        "response_excerpt": "ok",
+        "error": None,
+        "new_status": DeliveryStatus.SUCCEEDED if code == 200 else DeliveryStatus.PENDING,
+        "next_attempt_at": None if code == 200 else time.time() + 5,
+    }
+    return AttemptOutcome(**(values | changes))  # type: ignore[arg-type]
+
+
+def test_recording_outcomes_sets_states_and_health(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        ok, retry, gone = (
+            await _webhook(engine, acme, "ok"),
+            await _webhook(engine, acme, "retry"),
+            await _webhook(engine, acme, "gone"),
+        )
+        events = [
+            _event(acme, "ok"),
+            _event(acme, "retry"),
+            _event(acme, "gone"),
+            _event(acme, "gone"),
+        ]
+        await event_store.publish_batch(engine, events)
+        claimed = {c.webhook_id: c for c in await queue.claim_due(engine, 10, 60, per_webhook=1)}
+        outcomes = [
+            _outcome(claimed[ok], 200),
+            _outcome(claimed[retry], 500),
+            _outcome(claimed[gone], 410),
+        ]
+        await queue.record_outcomes(engine, outcomes, judge_health(outcomes, time.time(), 3600))
+
+        page = await delivery_log.list_deliveries(engine, acme, ok, None, 10, None)
+        assert page.data[0].status == "succeeded"
+        assert page.data[0].attempts[0].status_code == 200
+        page = await delivery_log.list_deliveries(engine, acme, retry, None, 10, None)
+        assert page.data[0].status == "pending"
+        assert page.data[0].next_attempt_at is not None
+        disabled = await webhook_store.get_webhook(engine, acme, gone)
+        assert disabled is not None and not disabled.is_active
+        assert "410" in (disabled.disabled_reason or "")
+        # Disabling cancels what the gone webhook still had pending, this one included.
+        page = await delivery_log.list_deliveries(engine, acme, gone, None, 10, None)
+        assert [d.status for d in page.data] == ["cancelled", "cancelled"]
+        assert await queue.next_due_at(engine) is not None
+
+    on_database(work)
+
+
+def test_unstorable_text_is_a_data_problem_not_an_outage(on_database, backend: str) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        await _webhook(engine, acme)
+        await event_store.publish_batch(engine, [_event(acme)])
+        (claimed,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
+        outcome = _outcome(claimed, 200, response_excerpt="nul\x00here")
+        record = queue.record_outcomes(engine, [outcome], judge_health([outcome], time.time(), 1))
+        if backend == "postgresql":
+            with pytest.raises(queue.DataProblem):
+                await record
+        else:  # SQLite stores NUL; the worker sanitizes before either backend sees it
+            await record
+
+    on_database(work)
+
+
+def test_the_delivery_log_pages_with_cursors_and_stays_in_its_workspace(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme, globex = await _workspace(engine, "acme"), await _workspace(engine, "globex")
+        webhook = await _webhook(engine, acme)
+        for _ in range(5):
+            await event_store.publish_batch(engine, [_event(acme)])
+        seen, cursor = [], None
+        while True:
+            page = await delivery_log.list_deliveries(engine, acme, webhook, None, 2, cursor)
+            seen += [d.delivery_id for d in page.data]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert len(seen) == len(set(seen)) == 5
+        everything = await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)
+        assert seen == [d.delivery_id for d in everything.data]  # newest first, in order
+        other = await delivery_log.list_deliveries(engine, globex, webhook, None, 10, None)
+        assert other.data == []
+        assert await delivery_log.recover_failed(engine, globex, webhook, 0) == 0
+        with pytest.raises(InvalidInput):
+            await delivery_log.list_deliveries(engine, acme, webhook, None, 2, "not-a-cursor")
+
+    on_database(work)
+
+
+def test_retention_purges_only_what_is_old_and_finished(on_database) -> None:  # type: ignore[no-untyped-def]
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        await _webhook(engine, acme)
+        (old_pending,) = await event_store.publish_batch(engine, [_event(acme)])
+        (old_done,) = await event_store.publish_batch(engine, [_event(acme, "nobody")])
+        purged = await retention.purge_batch(engine, time.time() + 1, 500)
+        assert purged.events == 1
+        assert await event_store.get_event(engine, acme, old_done.event_id) is None
+        assert await event_store.get_event(engine, acme, old_pending.event_id) is not None
+
+    on_database(work)
+
+
+def test_one_unstorable_outcome_does_not_hold_up_the_batch(on_database) -> None:  # type: ignore[no-untyped-def]
+    """The worker splits a batch the database refuses for its data; the row at fault is
+    stored with a placeholder, every other row as it was."""
+    from hookline.config import Settings
+    from hookline.delivery.worker import UNSTORABLE_OUTCOME, DeliveryWorker
+
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        webhook = await _webhook(engine, acme)
+        await event_store.publish_batch(engine, [_event(acme) for _ in range(5)])
+        claimed = await queue.claim_due(engine, 10, 60, per_webhook=10)
+        # Written past the worker's own sanitizing, as a fault elsewhere might.
+        batch = [_outcome(c, 200) for c in claimed[:4]]
+        batch.append(_outcome(claimed[4], 200, response_excerpt="\x00", error="\ud800"))
+        await DeliveryWorker(engine, Settings.checked())._record(batch)
+        page = await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)
+        assert [d.status for d in page.data] == ["succeeded"] * 5
+        errors = [a.error for d in page.data for a in d.attempts]
+        assert errors.count(UNSTORABLE_OUTCOME) == 1
+        assert errors.count(None) == 4
+
+    on_database(work)
