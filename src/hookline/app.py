@@ -22,6 +22,7 @@ from hookline.service.operations import OperationsService
 from hookline.service.sessions import SessionService
 from hookline.service.wakeup import Wakeup
 from hookline.service.webhooks import WebhookService
+from hookline.service.workspaces import WorkspaceService
 from hookline.store.database import async_url, create_engine, is_sqlite
 from hookline.store.migrate import upgrade_to_head
 from hookline.store.sqlite_lock import SingleWorkerLock
@@ -38,6 +39,7 @@ class Services:
     deliveries: DeliveryLogService
     sessions: SessionService
     operations: OperationsService
+    workspaces: WorkspaceService
     wake: Wakeup
 
     @classmethod
@@ -53,6 +55,7 @@ class Services:
             deliveries=DeliveryLogService(engine, webhooks, wake),
             sessions=SessionService(engine, keys),
             operations=OperationsService(engine),
+            workspaces=WorkspaceService(engine),
             wake=wake,
         )
 

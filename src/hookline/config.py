@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         600.0, gt=0,
         description="seconds between retention purges; each purges in batches of 500",
     )  # fmt: skip
+    public_url: str | None = Field(
+        None,
+        description="the base of the URLs Hookline hands out (portal links), like "
+        "`https://hooks.example.com`; unset: the request's own",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="`debug`, `info`, `warning`, `error`"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from hookline.domain.events import EventType, PayloadError, validate_payload
+from hookline.domain.events import EventType, PayloadError, sample_payload, validate_payload
 from tests.conftest import seed_example
 from tests.support.server import HooklineServer
 from tests.support.workspace import Workspace
@@ -24,13 +24,19 @@ def test_catalog_lists_every_event_type_for_any_key(
     assert by_integrator.json() == by_publisher.json()
 
     catalog = {entry["event_type"]: entry for entry in by_integrator.json()["data"]}
-    assert list(catalog) == ["interview_started", "interview_completed", "report_available"]
+    assert list(catalog) == [
+        "interview_started", "interview_completed", "report_available",
+        "webhook_disabled", "delivery_failed",
+    ]  # fmt: skip
     assert catalog["interview_started"]["description"] == (
         "Triggered when a candidate begins an interview session"
     )
     for event_type, entry in catalog.items():
         assert set(entry) == {"event_type", "description", "schema", "example"}
-        assert entry["example"] == seed_example(event_type)
+        operational = event_type in ("webhook_disabled", "delivery_failed")
+        assert entry["example"] == (
+            sample_payload(EventType(event_type)) if operational else seed_example(event_type)
+        )
         jsonschema.Draft202012Validator.check_schema(entry["schema"])
         jsonschema.validate(entry["example"], entry["schema"], jsonschema.Draft202012Validator)
 

@@ -22,11 +22,17 @@ ALLOWED = {
     ("GET", "/api/webhook/deliveries/{webhook_id}"): {"integrator"},
     ("POST", "/api/webhook/redeliver/{delivery_id}"): {"integrator"},
     ("POST", "/api/webhook/recover/{webhook_id}"): {"integrator"},
-    ("POST", "/api/events"): {"publisher"},
+    ("POST", "/api/events"): {"publisher", "admin"},
     ("GET", "/api/events/{event_id}"): {"integrator", "publisher"},
-    ("GET", "/api/event-types"): {"integrator", "publisher"},
+    ("GET", "/api/event-types"): {"integrator", "publisher", "admin"},
+    ("POST", "/api/admin/workspaces"): {"admin"},
+    ("GET", "/api/admin/workspaces"): {"admin"},
+    ("POST", "/api/admin/workspaces/{name}/keys"): {"admin"},
+    ("GET", "/api/admin/workspaces/{name}/keys"): {"admin"},
+    ("POST", "/api/admin/keys/{key_id}/revoke"): {"admin"},
+    ("POST", "/api/admin/workspaces/{name}/portal-link"): {"admin"},
 }
-ROLES = ("integrator", "publisher")
+ROLES = ("integrator", "publisher", "admin")
 BODIES = {
     ("POST", "/api/webhook/create"): {
         "posting_id": "roles",
@@ -37,6 +43,8 @@ BODIES = {
         "event_type": "interview_started",
         "payload": seed_example("interview_started"),
     },
+    ("POST", "/api/admin/workspaces"): {"name": "roles-matrix"},
+    ("POST", "/api/admin/workspaces/{name}/keys"): {"role": "integrator"},
 }
 
 
@@ -62,7 +70,8 @@ def test_the_document_declares_each_routes_roles(server: HooklineServer) -> None
 
 
 def test_each_role_gets_exactly_its_routes(server: HooklineServer, acme: Workspace) -> None:
-    clients = {"integrator": acme.integrator, "publisher": acme.publisher}
+    admin = server.client(server.create_key(None, "admin"))
+    clients = {"integrator": acme.integrator, "publisher": acme.publisher, "admin": admin}
     for method, path, _ in _operations(server):
         concrete = re.sub(r"\{[^}]+\}", "x_unknown", path)
         params = {"since": "0"} if path.endswith("recover/{webhook_id}") else None

@@ -12,7 +12,7 @@ from tests.support.workspace import Workspace
 
 SEED_FIELDS = set(seed_example("webhook_response"))
 # Beyond the seed: why Hookline deactivated a webhook itself (None otherwise).
-WEBHOOK_FIELDS = SEED_FIELDS | {"disabled_reason"}
+WEBHOOK_FIELDS = SEED_FIELDS | {"disabled_reason", "ordering"}
 
 
 def test_create_returns_the_seed_fields_and_a_secret(acme: Workspace, receiver: Receiver) -> None:
@@ -23,6 +23,7 @@ def test_create_returns_the_seed_fields_and_a_secret(acme: Workspace, receiver: 
     created = response.json()
     assert set(created) == WEBHOOK_FIELDS | {"secret"}
     assert created["disabled_reason"] is None
+    assert created["ordering"] == "none"
     assert created["posting_id"] == request["posting_id"]
     assert created["url"] == request["url"]
     assert created["event_type"] == "interview_completed"

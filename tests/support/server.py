@@ -53,8 +53,10 @@ class HooklineServer:
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode()
 
-    def create_key(self, workspace: str, role: str = "integrator") -> str:
-        return self.cli("keys", "create", "--workspace", workspace, "--role", role).splitlines()[-1]
+    def create_key(self, workspace: str | None, role: str = "integrator") -> str:
+        """A new key: of ``workspace`` (created if new), or installation-wide when None."""
+        scope = ("--workspace", workspace) if workspace is not None else ()
+        return self.cli("keys", "create", *scope, "--role", role).splitlines()[-1]
 
     def start(self, timeout: float = 30.0) -> HooklineServer:
         log = self.log_path.open("ab")

@@ -19,8 +19,9 @@ from hookline.errors import Forbidden, InvalidInput
 
 def _outcome(webhook_id: str, status_code: int | None, started_at: float) -> AttemptOutcome:
     return AttemptOutcome(
-        delivery_id="d", webhook_id=webhook_id, attempt_number=1, started_at=started_at,
-        duration_ms=1, status_code=status_code, response_excerpt=None, error=None,
+        delivery_id="d", webhook_id=webhook_id, event_type="interview_started",
+        attempt_number=1, started_at=started_at, duration_ms=1, status_code=status_code,
+        response_excerpt=None, error=None,
         new_status=DeliveryStatus.PENDING, next_attempt_at=None,
     )  # fmt: skip
 

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from hookline.domain.events import EventType, PayloadError, validate_payload
+from hookline.domain.events import (
+    OPERATIONAL_EVENT_TYPES,
+    EventType,
+    PayloadError,
+    sample_payload,
+    validate_payload,
+)
 from hookline.errors import FieldProblem
 from tests.conftest import seed_example
 
 
-@pytest.mark.parametrize("event_type", list(EventType))
+@pytest.mark.parametrize("event_type", [t for t in EventType if t not in OPERATIONAL_EVENT_TYPES])
 def test_every_seed_example_validates(event_type: EventType) -> None:
     example = seed_example(event_type.value)
     model = validate_payload(event_type, example)
     assert model.model_dump() == example
+
+
+@pytest.mark.parametrize("event_type", sorted(OPERATIONAL_EVENT_TYPES))
+def test_every_operational_example_validates(event_type: EventType) -> None:
+    example = sample_payload(event_type)
+    assert validate_payload(event_type, example).model_dump() == example
 
 
 def test_inner_metadata_is_an_open_nullable_object() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hookline.config import ENV_PREFIX, Settings, SettingsError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-ROW = re.compile(r"^\| `(HOOKLINE_[A-Z_]+)` \| `([^`]*)` \| (.+) \|$")
+ROW = re.compile(r"^\| `(HOOKLINE_[A-Z_]+)` \| (?:`([^`]*)`|unset) \| (.+) \|$")
 
 
 def _readme_table() -> dict[str, tuple[str, str]]:
@@ -18,11 +18,13 @@ def _readme_table() -> dict[str, tuple[str, str]]:
     return {m[1]: (m[2], m[3]) for m in rows if m}
 
 
-def _spelled(value: object) -> str:
+def _spelled(value: object) -> str | None:
+    if value is None:
+        return None  # the table says "unset"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
-        return ",".join(_spelled(v) for v in value)
+        return ",".join(str(_spelled(v)) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.attempts import AttemptOutcome, judge_health
-from hookline.domain.keys import Role
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod
 from hookline.errors import InvalidInput
 from hookline.store import delivery_log, queue, retention
@@ -48,10 +47,9 @@ def on_database(new_database_url: str) -> Callable[[Work[T]], T]:
 
 
 async def _workspace(engine: AsyncEngine, name: str) -> str:
-    created = await key_store.create_key(engine, name, Role.INTEGRATOR)
-    principal = await key_store.authenticate(engine, created.key)
-    assert principal is not None
-    return principal.workspace_id
+    created = await key_store.create_workspace(engine, name)
+    assert created is not None
+    return created.workspace_id
 
 
 async def _webhook(
@@ -160,6 +158,7 @@ def _outcome(claimed: queue.ClaimedDelivery, code: int | None, **changes: object
     values: dict[str, object] = {
         "delivery_id": claimed.delivery_id,
         "webhook_id": claimed.webhook_id,
+        "event_type": claimed.event_type,
         "attempt_number": 1,
         "started_at": time.time(),
         "duration_ms": 3.0,

@@ -303,8 +303,36 @@ export interface ReportAvailable {
   [field: string]: unknown;
 }
 
+/** Sent by Hookline when it disables a webhook of the workspace itself (410 Gone, or failing longer than HOOKLINE_DISABLE_AFTER_HOURS) */
+export interface WebhookDisabled {
+  webhook_id: string;
+  posting_id: string;
+  url: string;
+  event_type: string;
+  reason: string;
+  disabled_at: number;
+  /** Fields added after this version of the kit. */
+  [field: string]: unknown;
+}
+
+/** Sent by Hookline when a delivery has exhausted its retries */
+export interface DeliveryFailed {
+  delivery_id: string;
+  event_id: string;
+  webhook_id: string;
+  event_type: string;
+  interview_id: string;
+  posting_id: string;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  failed_at: number;
+  /** Fields added after this version of the kit. */
+  [field: string]: unknown;
+}
+
 /** Every event type Hookline delivers. */
-export const EVENT_TYPES = ["interview_started", "interview_completed", "report_available"] as const;
+export const EVENT_TYPES = ["interview_started", "interview_completed", "report_available", "webhook_disabled", "delivery_failed"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The payload of each event type. */
@@ -312,6 +340,8 @@ export interface EventPayloads {
   interview_started: InterviewStarted;
   interview_completed: InterviewCompleted;
   report_available: ReportAvailable;
+  webhook_disabled: WebhookDisabled;
+  delivery_failed: DeliveryFailed;
 }
 
 /** The fields a GET delivery carries as query parameters, in this order. */

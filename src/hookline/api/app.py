@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from hookline import __version__
-from hookline.api import docs, event_types, events, health, metrics, webhooks
+from hookline.api import admin, docs, event_types, events, health, metrics, webhooks
 from hookline.api.deps import current_principal
 from hookline.api.errors import install_error_handlers
 from hookline.api.limits import BodySizeLimit
@@ -43,7 +43,10 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
     )
     install_error_handlers(app, dashboard=(ui_routes.PREFIX, ui_routes.render_error))
     app.add_middleware(BodySizeLimit)
-    routers = (webhooks.router, events.router, event_types.router, health.router, metrics.router)
+    routers = (
+        webhooks.router, events.router, event_types.router, admin.router, health.router,
+        metrics.router,
+    )  # fmt: skip
     for router in routers:
         app.include_router(router)
     docs.install(app)

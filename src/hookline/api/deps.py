@@ -45,4 +45,5 @@ def allowing(permission: Permission) -> Callable[..., Coroutine[Any, Any, Princi
 AnyRole = Annotated[Principal, Depends(current_principal)]
 Integrator = Annotated[Principal, Depends(allowing(Permission.MANAGE_WEBHOOKS))]
 Publisher = Annotated[Principal, Depends(allowing(Permission.PUBLISH))]
+Admin = Annotated[Principal, Depends(allowing(Permission.MANAGE_WORKSPACES))]
 EventReader = Annotated[Principal, Depends(allowing(Permission.READ_EVENTS))]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookline.api.deps import EventReader, Publisher, ServicesDep
 from hookline.api.errors import API_ERRORS, error
 from hookline.api.strict_json import StrictJsonRoute
-from hookline.domain.events import EventType, sample_payload
+from hookline.domain.events import OPERATIONAL_EVENT_TYPES, EventType, sample_payload
 from hookline.domain.inputs import MAX_ID_LENGTH
 from hookline.domain.webhooks import DeliveryStatus
 
@@ -24,10 +24,19 @@ router = APIRouter(
 class PublishRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"event_type": t.value, "payload": sample_payload(t)} for t in EventType]
+            "examples": [
+                {"event_type": t.value, "payload": sample_payload(t)}
+                for t in EventType
+                if t not in OPERATIONAL_EVENT_TYPES
+            ]
         }
     )
 
+    workspace: str | None = Field(
+        None,
+        description="The workspace to publish into: required with an installation-wide key, "
+        "optional (and only its own) with a workspace's key",
+    )
     event_type: EventType
     payload: dict[str, Any] = Field(description="The event's payload, as the seed documents it")
 
@@ -82,7 +91,7 @@ async def publish_event(
     """Validates the payload, stores the event and one delivery per active webhook of the
     workspace with the same ``posting_id`` and ``event_type``, then answers 202."""
     published = await services.events.publish(
-        principal, body.event_type.value, body.payload, idempotency_key
+        principal, body.event_type.value, body.payload, idempotency_key, body.workspace
     )
     headers = {"Idempotent-Replayed": "true"} if published.replayed else None
     # The hot path answers directly: the body is two known fields, so FastAPI's

@@ -11,15 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hookline.api.deps import Integrator, ServicesDep
 from hookline.api.errors import API_ERRORS, error
 from hookline.api.strict_json import StrictJsonRoute
-from hookline.domain.events import EventType
+from hookline.domain.events import WILDCARD, EventType
 from hookline.domain.inputs import MAX_ID_LENGTH
-from hookline.domain.webhooks import DeliveryStatus, HttpMethod
+from hookline.domain.webhooks import DeliveryStatus, HttpMethod, Ordering
 from hookline.service.deliveries import MAX_PAGE_SIZE
 from hookline.service.webhooks import Webhook, WebhookDraft
 
 router = APIRouter(
     prefix="/api/webhook", tags=["webhooks"], responses=API_ERRORS, route_class=StrictJsonRoute
 )
+SUBSCRIBABLE_TYPES = [*(t.value for t in EventType), WILDCARD]
 INACTIVE = {409: error("The webhook is deactivated; activate it first")}
 
 SEED_WEBHOOK = {
@@ -50,14 +51,27 @@ class WebhookCreate(BaseModel):
 
     # The service checks every rule; the bounds here document them.
     posting_id: str = Field(
-        min_length=1, max_length=MAX_ID_LENGTH, description="ID of the job posting"
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        description='ID of the job posting, or "*" for every posting of the workspace',
     )
     url: str = Field(description="The destination URL that will receive the webhook payload")
-    event_type: EventType
+    # A plain string, checked by the service, so a wrong one gets one clear message.
+    event_type: str = Field(
+        description='The event type, or "*" for every one (operational events included)',
+        json_schema_extra={"enum": SUBSCRIBABLE_TYPES},
+    )
     http_method: HttpMethod = Field(HttpMethod.POST, description="get or post (default: post)")
+    ordering: Ordering = Field(
+        Ordering.NONE,
+        description='"interview": deliveries of one interview go one at a time, in publish '
+        "order (a failing one holds back the later ones of its interview)",
+    )
 
     def draft(self) -> WebhookDraft:
-        return WebhookDraft(self.posting_id, self.url, self.event_type.value, self.http_method)
+        return WebhookDraft(
+            self.posting_id, self.url, self.event_type, self.http_method, self.ordering
+        )
 
     @field_validator("http_method", mode="before")
     @classmethod
@@ -79,6 +93,7 @@ class WebhookOut(BaseModel):
     disabled_reason: str | None = Field(
         None, description="Why Hookline deactivated the webhook itself (410 Gone, failing too long)"
     )
+    ordering: Ordering = Field(Ordering.NONE, description='"none" or "interview"')
 
     @classmethod
     def of(cls, webhook: Webhook) -> WebhookOut:
@@ -92,6 +107,7 @@ class WebhookOut(BaseModel):
             created_at=webhook.created_at,
             updated_at=webhook.updated_at,
             disabled_reason=webhook.disabled_reason,
+            ordering=Ordering(webhook.ordering),
         )
 
 
@@ -179,11 +195,11 @@ async def all_webhooks(
     services: ServicesDep,
     principal: Integrator,
     posting_id: str | None = None,
-    event_type: EventType | None = None,
+    event_type: Annotated[
+        str | None, Query(json_schema_extra={"enum": SUBSCRIBABLE_TYPES})
+    ] = None,
 ) -> list[WebhookOut]:
-    found = await services.webhooks.list(
-        principal, posting_id, event_type.value if event_type else None
-    )
+    found = await services.webhooks.list(principal, posting_id, event_type)
     return [WebhookOut.of(w) for w in found]
 
 

@@ -20,6 +20,7 @@ for command in (
     server.serve,
     server.worker,
     server.healthcheck,
+    keys.workspaces,
     keys.keys,
     api.webhooks,
     api.events,

@@ -56,6 +56,7 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
     return AttemptOutcome(
         delivery_id=delivery.delivery_id,
         webhook_id=delivery.webhook_id,
+        event_type=delivery.event_type,
         attempt_number=attempt_number,
         started_at=result.started_at,
         duration_ms=result.duration_ms,

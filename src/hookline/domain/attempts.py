@@ -30,6 +30,7 @@ def is_success(status_code: int | None) -> bool:
 class AttemptOutcome:
     delivery_id: str
     webhook_id: str
+    event_type: str
     attempt_number: int
     started_at: float
     duration_ms: float

@@ -18,6 +18,9 @@ DESCRIPTIONS: dict[EventType, str] = {
     EventType.INTERVIEW_STARTED: "Triggered when a candidate begins an interview session",
     EventType.INTERVIEW_COMPLETED: "Triggered when a candidate finishes all steps of an interview",
     EventType.REPORT_AVAILABLE: "Triggered when the AI-generated interview report is ready to view",
+    EventType.WEBHOOK_DISABLED: "Sent by Hookline when it disables a webhook of the workspace "
+    "itself (410 Gone, or failing longer than HOOKLINE_DISABLE_AFTER_HOURS)",
+    EventType.DELIVERY_FAILED: "Sent by Hookline when a delivery has exhausted its retries",
 }
 
 

@@ -11,10 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from hookline.domain.payloads import (
+    DeliveryFailed,
     InterviewCompleted,
     InterviewStarted,
     OpenModel,
     ReportAvailable,
+    WebhookDisabled,
 )
 from hookline.errors import FieldProblem, InvalidInput
 
@@ -23,12 +25,21 @@ class EventType(StrEnum):
     INTERVIEW_STARTED = "interview_started"
     INTERVIEW_COMPLETED = "interview_completed"
     REPORT_AVAILABLE = "report_available"
+    # Operational: published by Hookline itself, never by a publisher key.
+    WEBHOOK_DISABLED = "webhook_disabled"
+    DELIVERY_FAILED = "delivery_failed"
 
+
+OPERATIONAL_EVENT_TYPES = frozenset({EventType.WEBHOOK_DISABLED, EventType.DELIVERY_FAILED})
+# A webhook's event_type or posting_id that matches every one.
+WILDCARD = "*"
 
 PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {
     EventType.INTERVIEW_STARTED: InterviewStarted,
     EventType.INTERVIEW_COMPLETED: InterviewCompleted,
     EventType.REPORT_AVAILABLE: ReportAvailable,
+    EventType.WEBHOOK_DISABLED: WebhookDisabled,
+    EventType.DELIVERY_FAILED: DeliveryFailed,
 }
 
 # The top-level scalar fields a GET delivery carries as query parameters, in this order.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from hookline.errors import FieldProblem, InvalidInput
 
 MAX_JSON_DEPTH = 64
 MAX_ID_LENGTH = 200  # posting and interview ids, filters, Idempotency-Key
+WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_URL_LENGTH = 2048
 MAX_HOST_LENGTH = 253
 MAX_LABEL_LENGTH = 63
@@ -62,6 +64,17 @@ def check_id(field: str, value: str) -> str:
     if not value.strip():
         raise InvalidInput.field(field, "must not be blank")
     return value
+
+
+def check_workspace_name(name: str) -> str:
+    """A workspace's name stands in URLs (/api/admin/workspaces/acme): letters, digits,
+    ".", "_" and "-", starting with a letter or digit, at most 100."""
+    if not WORKSPACE_NAME.fullmatch(name):
+        raise InvalidInput.field(
+            "name", 'must be 1 to 100 letters, digits, ".", "_" or "-", starting with a '
+            "letter or digit"
+        )  # fmt: skip
+    return name
 
 
 def decode_json(body: bytes) -> Any:

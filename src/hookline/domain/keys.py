@@ -15,6 +15,11 @@ KEY_PREFIX = "hl_"
 class Role(StrEnum):
     INTEGRATOR = "integrator"  # a customer's engineer: webhooks, secrets, deliveries
     PUBLISHER = "publisher"  # the platform's backend: publishes events
+    ADMIN = "admin"  # the operator: workspaces, keys, portal links, publishing anywhere
+
+
+# Roles whose keys may belong to no workspace (and then act installation-wide).
+INSTALLATION_WIDE_ROLES = frozenset({Role.ADMIN, Role.PUBLISHER})
 
 
 class Permission(StrEnum):
@@ -22,6 +27,7 @@ class Permission(StrEnum):
     PUBLISH = "publish events"
     READ_EVENTS = "read events"
     USE_DASHBOARD = "use the dashboard"
+    MANAGE_WORKSPACES = "manage workspaces, keys and portal links"
 
 
 # Least privilege: what is not listed for a role is refused to it.
@@ -30,6 +36,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.MANAGE_WEBHOOKS, Permission.READ_EVENTS, Permission.USE_DASHBOARD}
     ),
     Role.PUBLISHER: frozenset({Permission.PUBLISH, Permission.READ_EVENTS}),
+    Role.ADMIN: frozenset(
+        {Permission.MANAGE_WORKSPACES, Permission.PUBLISH, Permission.USE_DASHBOARD}
+    ),
 }
 
 
@@ -39,11 +48,23 @@ def roles_with(permission: Permission) -> list[Role]:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's workspace and role."""
+    """Who is calling: the key (None for a portal link's session), its workspace (None
+    for an installation-wide key) and its role."""
 
-    key_id: str
-    workspace_id: str
+    key_id: str | None
+    workspace_id: str | None
     role: Role
+
+    @property
+    def installation_wide(self) -> bool:
+        return self.workspace_id is None
+
+    @property
+    def workspace(self) -> str:
+        """The workspace of a workspace-bound principal (integrators always are)."""
+        if self.workspace_id is None:
+            raise Forbidden("this needs a key of a workspace, not an installation-wide one")
+        return self.workspace_id
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]

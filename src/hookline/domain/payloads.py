@@ -276,3 +276,28 @@ class ReportAvailable(OpenModel):
     interview_type: str
     agentic_data: AgenticData
     interview_data_model: InterviewDataModel
+
+
+# Operational events: Hookline publishes these itself, into the workspace concerned.
+
+
+class WebhookDisabled(OpenModel):
+    webhook_id: str
+    posting_id: str
+    url: str
+    event_type: str
+    reason: str
+    disabled_at: float
+
+
+class DeliveryFailed(OpenModel):
+    delivery_id: str
+    event_id: str
+    webhook_id: str
+    event_type: str
+    interview_id: str
+    posting_id: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    failed_at: float

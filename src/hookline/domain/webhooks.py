@@ -18,6 +18,12 @@ class HttpMethod(StrEnum):
     POST = "post"
 
 
+class Ordering(StrEnum):
+    NONE = "none"
+    # Deliveries of one interview to the webhook go one at a time, in publish order.
+    INTERVIEW = "interview"
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"

@@ -33,14 +33,14 @@ class DeliveryLogService:
         """The webhook's deliveries with every attempt, newest first."""
         await self._webhooks.get(principal, webhook_id)
         return await delivery_log.list_deliveries(
-            self._engine, principal.workspace_id, webhook_id, status, limit, cursor
+            self._engine, principal.workspace, webhook_id, status, limit, cursor
         )
 
     async def redeliver(self, principal: Principal, delivery_id: str) -> None:
         """Queue one more attempt now, whatever the delivery's state."""
         principal.require(Permission.MANAGE_WEBHOOKS)
         check_text("delivery_id", delivery_id)
-        result = await delivery_log.redeliver(self._engine, principal.workspace_id, delivery_id)
+        result = await delivery_log.redeliver(self._engine, principal.workspace, delivery_id)
         if not result.found:
             raise NotFound("delivery not found", code="delivery_not_found")
         if not result.webhook_active:
@@ -53,4 +53,4 @@ class DeliveryLogService:
     async def counts(self, principal: Principal) -> dict[str, int]:
         """How many of the workspace's deliveries are in each state."""
         principal.require(Permission.MANAGE_WEBHOOKS)
-        return await delivery_log.status_counts(self._engine, principal.workspace_id)
+        return await delivery_log.status_counts(self._engine, principal.workspace)

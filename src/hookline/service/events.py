@@ -8,12 +8,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline import metrics
-from hookline.domain.events import EventType, encode_payload, validate_payload
+from hookline.domain.events import (
+    OPERATIONAL_EVENT_TYPES,
+    EventType,
+    encode_payload,
+    validate_payload,
+)
 from hookline.domain.inputs import MAX_ID_LENGTH, check_json, check_text
 from hookline.domain.keys import Permission, Principal
-from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hookline.service.wakeup import Wakeup
 from hookline.store import events as event_store
+from hookline.store import keys as key_store
 from hookline.store.events import NewEvent, Published, StoredEvent
 from hookline.store.group_commit import PublishBatcher
 
@@ -32,12 +38,30 @@ class EventService:
     async def stop(self) -> None:
         await self._batcher.stop()
 
+    async def _workspace_of(self, principal: Principal, workspace: str | None) -> str:
+        """Where a publish goes: an installation-wide key names the workspace; a
+        workspace's key may name only its own."""
+        if workspace is None:
+            if principal.installation_wide:
+                raise InvalidInput.field("workspace", "is required for an installation-wide key")
+            return principal.workspace
+        check_text("workspace", workspace, MAX_ID_LENGTH)
+        found = await key_store.find_workspace(self._engine, workspace)
+        if principal.installation_wide:
+            if found is None:
+                raise NotFound(f"no workspace named {workspace!r}", code="workspace_not_found")
+            return found.workspace_id
+        if found is None or found.workspace_id != principal.workspace_id:
+            raise Forbidden("this key publishes into its own workspace only")
+        return found.workspace_id
+
     async def publish(
         self,
         principal: Principal,
         event_type: str,
         payload: Any,
         idempotency_key: str | None = None,
+        workspace: str | None = None,
     ) -> Published:
         """Store the event and one delivery per matching active webhook, in one
         transaction, before answering. The same Idempotency-Key with the same event
@@ -46,15 +70,18 @@ class EventService:
         try:
             kind = EventType(event_type)
         except ValueError:
-            allowed = ", ".join(t.value for t in EventType)
-            raise InvalidInput.field("event_type", f"must be one of: {allowed}") from None
+            kind = None
+        if kind is None or kind in OPERATIONAL_EVENT_TYPES:
+            allowed = ", ".join(t.value for t in EventType if t not in OPERATIONAL_EVENT_TYPES)
+            raise InvalidInput.field("event_type", f"must be one of: {allowed}")
+        workspace_id = await self._workspace_of(principal, workspace)
         if idempotency_key is not None:
             check_text("Idempotency-Key", idempotency_key, MAX_ID_LENGTH)
         check_json("payload", payload)
         validate_payload(kind, payload)
         published = await self._batcher.publish(
             NewEvent(
-                workspace_id=principal.workspace_id,
+                workspace_id=workspace_id,
                 event_type=kind.value,
                 posting_id=check_text("payload.posting_id", payload["posting_id"], MAX_ID_LENGTH),
                 interview_id=check_text(
@@ -98,5 +125,5 @@ class EventService:
             if value is not None:
                 check_text(field, value)
         return await event_store.search_events(
-            self._engine, principal.workspace_id, interview_id, posting_id, SEARCH_LIMIT
+            self._engine, principal.workspace, interview_id, posting_id, SEARCH_LIMIT
         )

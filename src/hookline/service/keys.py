@@ -1,14 +1,12 @@
-"""Workspaces and their API keys: who a key stands for, issuing and revoking keys."""
+"""Who an API key stands for."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hookline.domain.inputs import check_id, check_text
-from hookline.domain.keys import Principal, Role
+from hookline.domain.keys import Principal
 from hookline.errors import Unauthorized
 from hookline.store import keys as key_store
-from hookline.store.keys import ApiKeyInfo, CreatedKey
 
 
 class KeyService:
@@ -26,16 +24,3 @@ class KeyService:
         if principal is None:
             raise Unauthorized("invalid or revoked API key")
         return principal
-
-    async def create(self, workspace: str, role: Role) -> CreatedKey:
-        """A new key (and the workspace, if new); the plaintext is in the result, once."""
-        check_id("workspace", workspace)
-        return await key_store.create_key(self._engine, workspace, role)
-
-    async def list(self) -> list[ApiKeyInfo]:
-        return await key_store.list_keys(self._engine)
-
-    async def revoke(self, key_id: str) -> bool:
-        """False when no unrevoked key has that id."""
-        check_text("key_id", key_id)
-        return await key_store.revoke_key(self._engine, key_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hookline.domain.keys import Permission
+from hookline.domain.keys import Permission, Principal, Role
 from hookline.errors import Unauthorized
 from hookline.service.keys import KeyService
+from hookline.store import keys as key_store
 from hookline.store import ui_sessions
 from hookline.store.ui_sessions import SESSION_SECONDS, UiSession
 
@@ -23,6 +24,18 @@ class SessionService:
         sign in."""
         principal = await self._keys.authenticate(api_key)
         principal.require(Permission.USE_DASHBOARD)
+        token, _csrf = await ui_sessions.open_session(self._engine, principal)
+        return token
+
+    async def open_portal(self, link_token: str) -> str:
+        """A session opened by a portal link (once): an integrator of its workspace.
+        Unauthorized for a link unknown, used or expired."""
+        workspace_id = None
+        if link_token.isascii() and link_token.isprintable():
+            workspace_id = await key_store.redeem_portal_link(self._engine, link_token)
+        if workspace_id is None:
+            raise Unauthorized("this link is used, expired or unknown", code="invalid_portal_link")
+        principal = Principal(key_id=None, workspace_id=workspace_id, role=Role.INTEGRATOR)
         token, _csrf = await ui_sessions.open_session(self._engine, principal)
         return token
 

@@ -7,12 +7,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Float, Insert, Row, bindparam, func, insert, literal, select
+from sqlalchemy import Float, Insert, Row, bindparam, case, func, insert, literal, null, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hookline.domain.events import WILDCARD, encode_payload
 from hookline.domain.ids import new_id
-from hookline.domain.webhooks import DeliveryStatus
+from hookline.domain.operational import OperationalEvent
+from hookline.domain.webhooks import DeliveryStatus, Ordering
 from hookline.store.notify import notify_new_work
 from hookline.store.schema import deliveries, events, webhooks
 from hookline.store.sql import random_id
@@ -78,9 +80,11 @@ async def _insert_events(
                 "interview_id": event.interview_id,
                 "payload": event.payload,
                 "idempotency_key": event.idempotency_key,
-                "created_at": now,
+                # A microsecond apart, so that publish order is created_at order, also
+                # within a batch (per-interview ordering relies on it).
+                "created_at": now + position * 1e-6,
             }
-            for event, event_id in zip(batch, event_ids, strict=True)
+            for position, (event, event_id) in enumerate(zip(batch, event_ids, strict=True))
         ],
     )
 
@@ -93,9 +97,9 @@ def _build_fan_out(to_one_webhook: bool) -> Insert:
     if to_one_webhook:
         match &= webhooks.c.id == bindparam("webhook_id")
     else:
-        match &= (webhooks.c.posting_id == events.c.posting_id) & (
-            webhooks.c.event_type == events.c.event_type
-        )
+        for column in ("posting_id", "event_type"):  # equal, or the webhook's "*"
+            wanted = webhooks.c[column]
+            match &= or_(wanted == events.c[column], wanted == literal(WILDCARD))
     now = bindparam("now", type_=Float)
     columns = {
         "id": random_id("dlv"),
@@ -105,7 +109,11 @@ def _build_fan_out(to_one_webhook: bool) -> Insert:
         "status": literal(DeliveryStatus.PENDING.value),
         "attempt_count": literal(0),
         "next_attempt_at": now,
-        "created_at": now,
+        "ordering_key": case(
+            (webhooks.c.ordering == literal(Ordering.INTERVIEW.value), events.c.interview_id),
+            else_=null(),
+        ),
+        "created_at": events.c.created_at,
         "updated_at": now,
     }
     source = (
@@ -158,6 +166,21 @@ async def publish_batch(engine: AsyncEngine, batch: Sequence[NewEvent]) -> list[
         await _insert_events(conn, batch, event_ids, now)
         counts = await _fan_out(conn, event_ids, now)
     return [Published(event_id, counts[event_id]) for event_id in event_ids]
+
+
+async def publish_operational(
+    conn: AsyncConnection, raised: Sequence[OperationalEvent], now: float
+) -> None:
+    """Within the caller's transaction: store operational events and fan them out, so
+    they are as durable as what raised them."""
+    batch = [
+        NewEvent(e.workspace_id, e.event_type.value, e.posting_id, e.interview_id,
+                 encode_payload(e.payload))
+        for e in raised
+    ]  # fmt: skip
+    event_ids = [new_id("evt") for _ in batch]
+    await _insert_events(conn, batch, event_ids, now)
+    await _fan_out(conn, event_ids, now)
 
 
 async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
@@ -224,13 +247,16 @@ async def _with_deliveries(conn: AsyncConnection, rows: Sequence[Row]) -> list[S
     ]
 
 
-async def get_event(engine: AsyncEngine, workspace_id: str, event_id: str) -> StoredEvent | None:
+async def get_event(
+    engine: AsyncEngine, workspace_id: str | None, event_id: str
+) -> StoredEvent | None:
+    """The event in ``workspace_id``; in any workspace when None (installation-wide
+    keys only: the service decides who gets None)."""
+    query = select(events).where(events.c.id == event_id)
+    if workspace_id is not None:
+        query = query.where(events.c.workspace_id == workspace_id)
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(events).where(events.c.id == event_id, events.c.workspace_id == workspace_id)
-            )
-        ).first()
+        row = (await conn.execute(query)).first()
         if row is None:
             return None
         (event,) = await _with_deliveries(conn, [row])

@@ -1,24 +1,42 @@
-"""Workspaces and API keys."""
+"""Workspaces, API keys and portal links."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.ids import new_id
 from hookline.domain.keys import Principal, Role, hash_api_key, new_api_key
-from hookline.store.schema import api_keys, workspaces
+from hookline.store.schema import api_keys, portal_links, webhooks, workspaces
+
+
+@dataclass(frozen=True)
+class Workspace:
+    workspace_id: str
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class WorkspaceSummary:
+    name: str
+    created_at: float
+    webhooks: int
+    keys: int  # not revoked
 
 
 @dataclass(frozen=True)
 class ApiKeyInfo:
     key_id: str
-    workspace: str
+    workspace: str | None  # None: installation-wide
     role: Role
+    label: str | None
     created_at: float
+    last_used_at: float | None
     revoked_at: float | None
 
 
@@ -28,63 +46,116 @@ class CreatedKey:
     key: str  # the plaintext, shown once and never stored
 
 
-async def create_key(engine: AsyncEngine, workspace_name: str, role: Role) -> CreatedKey:
-    """Create an API key, and the workspace if it does not exist yet."""
-    now = time.time()
-    key = new_api_key()
-    key_id = new_id("key")
-    async with engine.begin() as conn:
-        workspace_id = await conn.scalar(
-            select(workspaces.c.id).where(workspaces.c.name == workspace_name)
-        )
-        if workspace_id is None:
-            workspace_id = new_id("ws")
+async def create_workspace(engine: AsyncEngine, name: str) -> Workspace | None:
+    """A new workspace; None when the name is taken."""
+    workspace = Workspace(new_id("ws"), name, time.time())
+    try:
+        async with engine.begin() as conn:
             await conn.execute(
-                insert(workspaces).values(id=workspace_id, name=workspace_name, created_at=now)
+                insert(workspaces).values(
+                    id=workspace.workspace_id, name=name, created_at=workspace.created_at
+                )
             )
-        await conn.execute(
-            insert(api_keys).values(
-                id=key_id,
-                workspace_id=workspace_id,
-                role=role.value,
-                key_hash=hash_api_key(key),
-                created_at=now,
-            )
-        )
-    return CreatedKey(ApiKeyInfo(key_id, workspace_name, role, now, None), key)
+    except IntegrityError:
+        return None
+    return workspace
 
 
-async def list_keys(engine: AsyncEngine) -> list[ApiKeyInfo]:
-    query = (
-        select(
-            api_keys.c.id,
-            workspaces.c.name,
-            api_keys.c.role,
-            api_keys.c.created_at,
-            api_keys.c.revoked_at,
-        )
-        .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
-        .order_by(workspaces.c.name, api_keys.c.created_at)
+async def find_workspace(engine: AsyncEngine, name: str) -> Workspace | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(workspaces).where(workspaces.c.name == name))).first()
+    return None if row is None else Workspace(row.id, row.name, row.created_at)
+
+
+async def list_workspaces(engine: AsyncEngine) -> list[WorkspaceSummary]:
+    """Every workspace with how many webhooks and live keys it has, by name."""
+    webhook_count = (
+        select(func.count()).where(webhooks.c.workspace_id == workspaces.c.id).scalar_subquery()
+    )
+    key_count = (
+        select(func.count())
+        .where(api_keys.c.workspace_id == workspaces.c.id, api_keys.c.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    query = select(workspaces.c.name, workspaces.c.created_at, webhook_count, key_count).order_by(
+        workspaces.c.name
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return [ApiKeyInfo(r.id, r.name, Role(r.role), r.created_at, r.revoked_at) for r in rows]
+    return [WorkspaceSummary(*row) for row in rows]
 
 
-async def revoke_key(engine: AsyncEngine, key_id: str) -> bool:
-    """Revoke a key; False when no unrevoked key has that id."""
+async def create_key(
+    engine: AsyncEngine, workspace: Workspace | None, role: Role, label: str | None = None
+) -> CreatedKey:
+    """A key of ``workspace``, or installation-wide when None."""
+    now = time.time()
+    key, key_id = new_api_key(), new_id("key")
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(api_keys).values(
+                id=key_id,
+                workspace_id=workspace.workspace_id if workspace else None,
+                role=role.value,
+                key_hash=hash_api_key(key),
+                label=label,
+                created_at=now,
+            )
+        )
+    name = workspace.name if workspace else None
+    return CreatedKey(ApiKeyInfo(key_id, name, role, label, now, None, None), key)
+
+
+KEY_INFO = (
+    select(
+        api_keys.c.id,
+        workspaces.c.name,
+        api_keys.c.role,
+        api_keys.c.label,
+        api_keys.c.created_at,
+        api_keys.c.last_used_at,
+        api_keys.c.revoked_at,
+    )
+    .outerjoin(workspaces, workspaces.c.id == api_keys.c.workspace_id)
+    .order_by(workspaces.c.name, api_keys.c.created_at)
+)
+
+
+async def list_keys(engine: AsyncEngine, workspace: Workspace | None = None) -> list[ApiKeyInfo]:
+    """The keys of ``workspace``, or every key when None (never the keys themselves)."""
+    query = KEY_INFO
+    if workspace is not None:
+        query = query.where(api_keys.c.workspace_id == workspace.workspace_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        ApiKeyInfo(r.id, r.name, Role(r.role), r.label, r.created_at, r.last_used_at, r.revoked_at)
+        for r in rows
+    ]
+
+
+async def revoke_key(engine: AsyncEngine, key_id: str) -> float | None:
+    """Revoke a key; when, or None when no unrevoked key has that id."""
+    now = time.time()
     async with engine.begin() as conn:
         result = await conn.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=time.time())
+            .values(revoked_at=now)
         )
-    return result.rowcount == 1
+    return now if result.rowcount == 1 else None
 
 
 # Every request runs this: built once, only bound per call.
-AUTHENTICATE = select(api_keys.c.id, api_keys.c.workspace_id, api_keys.c.role).where(
-    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None)
+AUTHENTICATE = select(
+    api_keys.c.id, api_keys.c.workspace_id, api_keys.c.role, api_keys.c.last_used_at
+).where(api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None))
+# last_used_at is kept to the minute: a write per request would cost every publish.
+LAST_USED_RESOLUTION_SECONDS = 60.0
+TOUCH = (
+    update(api_keys)
+    .where(api_keys.c.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("now"))
 )
 
 
@@ -92,4 +163,47 @@ async def authenticate(engine: AsyncEngine, key: str) -> Principal | None:
     """The principal a key stands for, or None for an unknown or revoked key."""
     async with engine.connect() as conn:
         row = (await conn.execute(AUTHENTICATE, {"key_hash": hash_api_key(key)})).first()
-    return None if row is None else Principal(row.id, row.workspace_id, Role(row.role))
+    if row is None:
+        return None
+    now = time.time()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION_SECONDS:
+        async with engine.begin() as conn:
+            await conn.execute(TOUCH, {"key_id": row.id, "now": now})
+    return Principal(row.id, row.workspace_id, Role(row.role))
+
+
+async def create_portal_link(
+    engine: AsyncEngine, workspace: Workspace, token: str, ttl_seconds: float
+) -> float:
+    """Store a portal link's token (hashed); when it expires."""
+    now = time.time()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(portal_links).values(
+                token_hash=hash_api_key(token),
+                workspace_id=workspace.workspace_id,
+                created_at=now,
+                expires_at=now + ttl_seconds,
+            )
+        )
+    return now + ttl_seconds
+
+
+async def redeem_portal_link(engine: AsyncEngine, token: str) -> str | None:
+    """Use a portal link once: its workspace's id, or None when it is unknown, used or
+    expired. One UPDATE, so two browsers racing for one link cannot both win."""
+    now = time.time()
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                update(portal_links)
+                .where(
+                    portal_links.c.token_hash == hash_api_key(token),
+                    portal_links.c.used_at.is_(None),
+                    portal_links.c.expires_at > now,
+                )
+                .values(used_at=now)
+                .returning(portal_links.c.workspace_id)
+            )
+        ).first()
+    return None if row is None else row.workspace_id

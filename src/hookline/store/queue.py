@@ -8,13 +8,17 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement, Update
 
+from hookline.domain import operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
+from hookline.domain.operational import OperationalEvent
+from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.database import is_data_problem
+from hookline.store.events import publish_operational
 from hookline.store.schema import attempts, deliveries, events, webhooks
 from hookline.store.webhooks import cancel_pending
 
@@ -54,6 +58,18 @@ class ClaimedDelivery:
 def _build_claim() -> Update:
     """The claim, built once: every value is a bound parameter, so each call only binds."""
     now = bindparam("now")
+    earlier = deliveries.alias("earlier")
+    # Per-interview order: a delivery with an ordering key waits while an earlier one of
+    # the same interview to the same webhook is pending (in flight or awaiting a retry).
+    first_in_line = or_(
+        deliveries.c.ordering_key.is_(None),
+        ~exists().where(
+            earlier.c.webhook_id == deliveries.c.webhook_id,
+            earlier.c.ordering_key == deliveries.c.ordering_key,
+            earlier.c.status == literal_column("'pending'"),
+            earlier.c.created_at < deliveries.c.created_at,
+        ),
+    )
     candidates = (
         select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
         .where(
@@ -61,6 +77,7 @@ def _build_claim() -> Update:
             deliveries.c.next_attempt_at <= now,
             or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
             deliveries.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
+            first_in_line,
         )
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("scan_limit"))
@@ -174,7 +191,17 @@ async def record_outcomes(
         async with engine.begin() as conn:
             await conn.execute(insert(attempts).values(attempt_rows))
             await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
-            await _apply_health(conn, health, now)
+            disabled = await _apply_health(conn, health, now)
+            # Only a webhook disabled over the platform's own events is announced.
+            announced = {
+                o.webhook_id
+                for o in outcomes
+                if operational.may_raise_operational_events(o.event_type)
+            }
+            raised = [e for e in disabled if e.payload["webhook_id"] in announced]
+            raised += await _delivery_failed_events(conn, outcomes)
+            if raised:
+                await publish_operational(conn, raised, now)
     except (DBAPIError, UnicodeError) as exc:
         if not is_data_problem(exc):
             raise
@@ -194,9 +221,13 @@ SET_STATE = (
 )
 
 
-async def _apply_health(conn: AsyncConnection, health: HealthDecision, now: float) -> None:
+async def _apply_health(
+    conn: AsyncConnection, health: HealthDecision, now: float
+) -> list[OperationalEvent]:
     """Apply the domain's verdict: recovered webhooks stop failing, failing ones start,
-    and those gone or failing too long are disabled with the reason."""
+    and those gone or failing too long are disabled with the reason; a webhook_disabled
+    event for each disabled."""
+    disabled: list[OperationalEvent] = []
     if health.recovered:
         await conn.execute(
             update(webhooks)
@@ -213,29 +244,90 @@ async def _apply_health(conn: AsyncConnection, health: HealthDecision, now: floa
         failing_too_long = webhooks.c.id.in_(health.failing_since) & (
             webhooks.c.failing_since <= health.disable_failing_before
         )
-        await _disable(conn, failing_too_long, health.failing_reason, now)
+        disabled += await _disable(conn, failing_too_long, health.failing_reason, now)
     if health.gone:
-        await _disable(conn, webhooks.c.id.in_(health.gone), GONE_REASON, now)
+        disabled += await _disable(conn, webhooks.c.id.in_(health.gone), GONE_REASON, now)
+    return disabled
 
 
 async def _disable(
     conn: AsyncConnection, which: ColumnElement[bool], reason: str, now: float
-) -> None:
-    disabled = (
-        (
-            await conn.execute(
-                update(webhooks)
-                .where(which, webhooks.c.is_active.is_(True))
-                .values(is_active=False, disabled_reason=reason, updated_at=now)
-                .returning(webhooks.c.id)
+) -> list[OperationalEvent]:
+    rows = (
+        await conn.execute(
+            update(webhooks)
+            .where(which, webhooks.c.is_active.is_(True))
+            .values(is_active=False, disabled_reason=reason, updated_at=now)
+            .returning(
+                webhooks.c.id,
+                webhooks.c.workspace_id,
+                webhooks.c.posting_id,
+                webhooks.c.url,
+                webhooks.c.event_type,
             )
         )
-        .scalars()
-        .all()
+    ).all()
+    if not rows:
+        return []
+    log.warning("disabled webhooks %s: %s", ", ".join(r.id for r in rows), reason)
+    await cancel_pending(conn, [r.id for r in rows], now)
+    return [
+        operational.webhook_disabled(
+            r.workspace_id, r.id, r.posting_id, r.url, r.event_type, reason, now
+        )
+        for r in rows
+    ]
+
+
+FAILED_DELIVERIES = (
+    select(
+        deliveries.c.id,
+        deliveries.c.workspace_id,
+        events.c.id.label("event_id"),
+        events.c.event_type,
+        events.c.interview_id,
+        webhooks.c.id.label("webhook_id"),
+        webhooks.c.posting_id,
     )
-    if disabled:
-        log.warning("disabled webhooks %s: %s", ", ".join(disabled), reason)
-        await cancel_pending(conn, disabled, now)
+    .join(events, events.c.id == deliveries.c.event_id)
+    .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        deliveries.c.status == literal_column("'failed'"),
+    )
+)
+
+
+async def _delivery_failed_events(
+    conn: AsyncConnection, outcomes: Sequence[AttemptOutcome]
+) -> list[OperationalEvent]:
+    """A delivery_failed event for each delivery of the platform's events that has just
+    exhausted its retries."""
+    failed = {
+        o.delivery_id: o
+        for o in outcomes
+        if o.new_status is DeliveryStatus.FAILED
+        and operational.may_raise_operational_events(o.event_type)
+    }
+    if not failed:
+        return []
+    rows = (await conn.execute(FAILED_DELIVERIES, {"ids": list(failed)})).all()
+    return [
+        operational.delivery_failed(
+            r.workspace_id,
+            delivery_id=r.id,
+            event_id=r.event_id,
+            webhook_id=r.webhook_id,
+            event_type=r.event_type,
+            interview_id=r.interview_id,
+            posting_id=r.posting_id,
+            attempts=failed[r.id].attempt_number,
+            last_status_code=failed[r.id].status_code,
+            last_error=failed[r.id].error,
+            failed_at=failed[r.id].started_at + failed[r.id].duration_ms / 1000,
+        )
+        for r in rows
+    ]
 
 
 async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | None = None) -> int:

@@ -36,10 +36,13 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    # None for installation-wide keys (admin, or a publisher to every workspace).
+    Column("workspace_id", String(40), ForeignKey("workspaces.id")),
     Column("role", String(20), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200)),
     Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
     Column("revoked_at", Float),
 )
 
@@ -60,6 +63,8 @@ webhooks = Table(
     Column("disabled_reason", Text),
     # When the current run of failed attempts began; cleared by any success.
     Column("failing_since", Float),
+    # "interview": deliveries of one interview go one at a time, in publish order.
+    Column("ordering", String(16), nullable=False, server_default="none"),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_webhooks_fanout", "workspace_id", "posting_id", "event_type"),
@@ -93,6 +98,8 @@ deliveries = Table(
     Column("attempt_count", Integer, nullable=False),
     Column("next_attempt_at", Float),
     Column("locked_until", Float),
+    # The interview's id where the webhook keeps per-interview order, else None.
+    Column("ordering_key", String(200)),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_deliveries_event", "event_id"),
@@ -104,6 +111,15 @@ deliveries = Table(
         "next_attempt_at",
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
+    ),
+    # The claim's look for an earlier pending delivery of the same interview.
+    Index(
+        "ix_deliveries_ordered_pending",
+        "webhook_id",
+        "ordering_key",
+        "created_at",
+        sqlite_where=text("status = 'pending' AND ordering_key IS NOT NULL"),
+        postgresql_where=text("status = 'pending' AND ordering_key IS NOT NULL"),
     ),
 )
 
@@ -127,8 +143,24 @@ ui_sessions = Table(
     "ui_sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("key_id", String(40), ForeignKey("api_keys.id"), nullable=False),
+    # The key signed in with; None for a session opened by a portal link, which names
+    # its workspace and role itself.
+    Column("key_id", String(40), ForeignKey("api_keys.id")),
+    Column("workspace_id", String(40)),
+    Column("role", String(20)),
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+)
+
+# One-time dashboard sign-in links for a workspace: the URL holds a random token, the
+# table only its hash.
+portal_links = Table(
+    "portal_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
 )

@@ -6,7 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.keys import Principal, Role, hash_api_key
@@ -31,6 +31,8 @@ async def open_session(engine: AsyncEngine, principal: Principal) -> tuple[str, 
             insert(ui_sessions).values(
                 token_hash=hash_api_key(token),
                 key_id=principal.key_id,
+                workspace_id=principal.workspace_id,
+                role=principal.role.value,
                 csrf_token=csrf,
                 created_at=now,
                 expires_at=now + SESSION_SECONDS,
@@ -42,19 +44,25 @@ async def open_session(engine: AsyncEngine, principal: Principal) -> tuple[str, 
 async def find_session(engine: AsyncEngine, token: str) -> UiSession | None:
     """The live session of a cookie token; none once expired or its key is revoked."""
     query = (
-        select(api_keys.c.id, api_keys.c.workspace_id, api_keys.c.role, ui_sessions.c.csrf_token)
-        .join(api_keys, api_keys.c.id == ui_sessions.c.key_id)
+        select(
+            ui_sessions.c.key_id,
+            ui_sessions.c.workspace_id,
+            ui_sessions.c.role,
+            ui_sessions.c.csrf_token,
+        )
+        .outerjoin(api_keys, api_keys.c.id == ui_sessions.c.key_id)
         .where(
             ui_sessions.c.token_hash == hash_api_key(token),
             ui_sessions.c.expires_at > time.time(),
-            api_keys.c.revoked_at.is_(None),
+            # A key's session ends with the key; a portal link's has none to end with.
+            or_(ui_sessions.c.key_id.is_(None), api_keys.c.revoked_at.is_(None)),
         )
     )
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()
     if row is None:
         return None
-    return UiSession(Principal(row[0], row[1], Role(row[2])), row[3])
+    return UiSession(Principal(row.key_id, row.workspace_id, Role(row.role)), row.csrf_token)
 
 
 async def close_session(engine: AsyncEngine, token: str) -> None:

@@ -14,9 +14,10 @@ from hookline.domain.webhooks import (
     PREVIOUS_SECRET_TTL_SECONDS,
     DeliveryStatus,
     HttpMethod,
+    Ordering,
     new_secret,
 )
-from hookline.store.schema import deliveries, webhooks
+from hookline.store.schema import deliveries, webhooks, workspaces
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Webhook:
     previous_secret: str | None
     previous_secret_expires_at: float | None
     disabled_reason: str | None
+    ordering: str
     created_at: float
     updated_at: float
 
@@ -50,6 +52,7 @@ class Webhook:
             previous_secret=m["previous_secret"],
             previous_secret_expires_at=m["previous_secret_expires_at"],
             disabled_reason=m["disabled_reason"],
+            ordering=m["ordering"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
         )
@@ -62,6 +65,7 @@ async def create_webhook(
     url: str,
     event_type: str,
     http_method: HttpMethod,
+    ordering: Ordering = Ordering.NONE,
 ) -> Webhook:
     now = time.time()
     values = {
@@ -71,6 +75,7 @@ async def create_webhook(
         "url": url,
         "event_type": event_type,
         "http_method": http_method.value,
+        "ordering": ordering.value,
         "is_active": True,
         "secret": new_secret(),
         "created_at": now,
@@ -167,3 +172,35 @@ async def rotate_secret(engine: AsyncEngine, workspace_id: str, webhook_id: str)
             )
         ).one()
     return Webhook.from_row(row)
+
+
+@dataclass(frozen=True)
+class TroubledWebhook:
+    workspace: str
+    webhook_id: str
+    url: str
+    is_active: bool
+    disabled_reason: str | None
+    failing_since: float | None
+
+
+async def troubled_webhooks(engine: AsyncEngine, limit: int = 200) -> list[TroubledWebhook]:
+    """Across every workspace: the webhooks failing now or disabled by Hookline, the
+    longest troubled first (for the operator)."""
+    query = (
+        select(
+            workspaces.c.name,
+            webhooks.c.id,
+            webhooks.c.url,
+            webhooks.c.is_active,
+            webhooks.c.disabled_reason,
+            webhooks.c.failing_since,
+        )
+        .join(workspaces, workspaces.c.id == webhooks.c.workspace_id)
+        .where(webhooks.c.failing_since.is_not(None) | webhooks.c.disabled_reason.is_not(None))
+        .order_by(webhooks.c.failing_since, webhooks.c.updated_at)
+        .limit(limit)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [TroubledWebhook(*row) for row in rows]

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from hookline.api.deps import ServicesDep
 from hookline.domain.events import EventType
+from hookline.domain.keys import Role
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.errors import Forbidden, HooklineError, InvalidInput, NotFound, Unauthorized
 from hookline.service.sessions import SESSION_SECONDS, UiSession
@@ -65,7 +66,8 @@ async def _form(request: Request, session: UiSession) -> dict[str, str]:
 async def _page(
     request: Request, services: ServicesDep, session: UiSession, template: str, **context: Any
 ) -> Response:
-    counts = await services.deliveries.counts(session.principal)
+    operator = session.principal.role is Role.ADMIN
+    counts = {} if operator else await services.deliveries.counts(session.principal)
     notice = NOTICES.get(request.query_params.get("notice", ""))
     context = {"session": session, "counts": counts, "notice": notice, "error": None} | context
     return templates.TemplateResponse(request, template, context)
@@ -117,18 +119,27 @@ async def login(request: Request, services: ServicesDep) -> Response:
         return _login_page(request, "That API key is not valid (or was revoked).", 401)
     except Forbidden:
         return _login_page(request, "That key's role cannot use the dashboard.", 403)
+    response = _signed_in(request, token)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
+    return response
+
+
+def _signed_in(request: Request, session_token: str) -> RedirectResponse:
     response = RedirectResponse(PREFIX, status_code=303)
+    _set_session_cookie(request, response, session_token)
+    return response
+
+
+def _set_session_cookie(request: Request, response: Response, session_token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        session_token,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
         path=PREFIX,
         max_age=SESSION_SECONDS,
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
-    return response
 
 
 @router.post("/logout")
@@ -158,7 +169,37 @@ async def _webhooks_page(
 
 @router.get("")
 async def webhooks_page(request: Request, services: ServicesDep, session: Session) -> Response:
+    if session.principal.role is Role.ADMIN:
+        return RedirectResponse(f"{PREFIX}/operator", status_code=303)
     return await _webhooks_page(request, services, session)
+
+
+@router.get("/operator")
+async def operator_page(request: Request, services: ServicesDep, session: Session) -> Response:
+    """The operator's view: every workspace, and the webhooks in trouble across them."""
+    workspaces = await services.workspaces.list(session.principal)
+    troubled = await services.workspaces.troubled_webhooks(session.principal)
+    return await _page(
+        request, services, session, "operator.html", workspaces=workspaces, troubled=troubled
+    )
+
+
+@router.get("/portal/{token}")
+async def open_portal(request: Request, services: ServicesDep, token: str) -> Response:
+    """A portal link: signs this browser into its workspace's dashboard, once."""
+    try:
+        session_token = await services.sessions.open_portal(token)
+    except Unauthorized:
+        return HTMLResponse("This link was used already, has expired, or is not one.", 401)
+    # The link is opened from another site (an e-mail, the platform's app): a redirect
+    # would still count as that site's request, and the SameSite=Strict cookie would not
+    # come along. A page of ours that moves on is this site's own navigation.
+    page = HTMLResponse(
+        f'<!doctype html><meta http-equiv="refresh" content="0;url={PREFIX}">'
+        f'<p>Signed in. <a href="{PREFIX}">Continue to the dashboard</a>.</p>'
+    )
+    _set_session_cookie(request, page, session_token)
+    return page
 
 
 @router.post("/webhooks")
@@ -169,6 +210,7 @@ async def create_webhook(request: Request, services: ServicesDep, session: Sessi
         url=form.get("url", "").strip(),
         event_type=form.get("event_type", ""),
         http_method=form.get("http_method", "post"),
+        ordering=form.get("ordering", "none"),
     )
     try:
         webhook = await services.webhooks.create(session.principal, draft)

@@ -18,6 +18,8 @@ class EventType(StrEnum):
     INTERVIEW_STARTED = "interview_started"
     INTERVIEW_COMPLETED = "interview_completed"
     REPORT_AVAILABLE = "report_available"
+    WEBHOOK_DISABLED = "webhook_disabled"
+    DELIVERY_FAILED = "delivery_failed"
 
 
 # The fields a GET delivery carries as query parameters, in this order.
@@ -285,11 +287,35 @@ class ReportAvailable(OpenModel):
     interview_data_model: InterviewDataModel
 
 
-Event = InterviewStarted | InterviewCompleted | ReportAvailable
-"""Any event a POST delivery carries: InterviewStarted | InterviewCompleted | ReportAvailable."""
+class WebhookDisabled(OpenModel):
+    webhook_id: str
+    posting_id: str
+    url: str
+    event_type: str
+    reason: str
+    disabled_at: float
+
+
+class DeliveryFailed(OpenModel):
+    delivery_id: str
+    event_id: str
+    webhook_id: str
+    event_type: str
+    interview_id: str
+    posting_id: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    failed_at: float
+
+
+Event = InterviewStarted | InterviewCompleted | ReportAvailable | WebhookDisabled | DeliveryFailed
+"""Any event a POST delivery carries: InterviewStarted | InterviewCompleted | ReportAvailable | WebhookDisabled | DeliveryFailed."""
 
 PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {
     EventType.INTERVIEW_STARTED: InterviewStarted,
     EventType.INTERVIEW_COMPLETED: InterviewCompleted,
     EventType.REPORT_AVAILABLE: ReportAvailable,
+    EventType.WEBHOOK_DISABLED: WebhookDisabled,
+    EventType.DELIVERY_FAILED: DeliveryFailed,
 }
