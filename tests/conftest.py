@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 
 from hookline.bench.postgres import PostgresCluster
 from tests.support.receiver import Receiver
-from tests.support.server import HooklineServer
+from tests.support.server import HooklineServer, HooklineWorker
 from tests.support.workspace import Workspace
 
 # A copy of the seed document's examples (../shared/seed/examples), kept in the repository
@@ -79,6 +81,66 @@ def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Itera
     ).start()
     yield running
     running.stop()
+
+
+MakeReceiver = Callable[[], Receiver]
+MakeServer = Callable[..., HooklineServer]
+MakeWorker = Callable[..., HooklineWorker]
+
+
+@pytest.fixture
+def make_receiver() -> Iterator[MakeReceiver]:
+    """``make_receiver()``: a started Receiver of this test's own, stopped after the test."""
+    started: list[Receiver] = []
+
+    def make() -> Receiver:
+        running = Receiver().start()
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[MakeServer]:
+    """``make_server(database_url=None, env={...}, serve_args=(...))``: a started Hookline
+    of this test's own, working in tmp_path (so its default SQLite file is shared by the
+    test's servers); stopped after the test whatever happened, even if it never became
+    healthy."""
+    made: list[HooklineServer] = []
+
+    def make(
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+        serve_args: tuple[str, ...] = (),
+    ) -> HooklineServer:
+        server = HooklineServer(tmp_path, env=env, database_url=database_url, serve_args=serve_args)
+        made.append(server)
+        return server.start()
+
+    yield make
+    for server in reversed(made):
+        server.stop()
+
+
+@pytest.fixture
+def make_worker(make_server: MakeServer) -> Iterator[MakeWorker]:
+    """``make_worker(server, name, *args)``: a started ``hookline worker`` sharing the
+    server's database and settings; stopped (killed if it will not stop) after the test,
+    before any server of make_server."""
+    made: list[HooklineWorker] = []
+
+    def make(server: HooklineServer, name: str, *args: str) -> HooklineWorker:
+        worker = HooklineWorker(server, name, *args)
+        made.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in reversed(made):
+        with contextlib.suppress(subprocess.TimeoutExpired):  # then it was killed
+            worker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,17 +4,16 @@ delivered. On PostgreSQL one API process and two workers; on SQLite the single p
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
 from hookline.bench.postgres import PostgresCluster
-from tests.conftest import seed_example
+from tests.conftest import MakeReceiver, MakeServer, MakeWorker, seed_example
 from tests.support.receiver import Receiver, Reply
-from tests.support.server import HooklineServer, HooklineWorker
+from tests.support.server import HooklineServer
+from tests.support.waiting import eventually
 from tests.support.workspace import Workspace
 
 EVENTS = 2000
@@ -61,75 +60,65 @@ def publish_through_kills(
 
 
 def assert_all_delivered(receiver: Receiver, accepted: set[str], in_flight_bound: int) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        counts = Counter(json.loads(r.body)["interview_id"] for r in receiver.at("/count"))
-        if accepted <= set(counts):
-            break
-        assert time.monotonic() < deadline, (
-            f"{len(accepted - set(counts))} accepted, never delivered"
-        )
-        time.sleep(0.2)
+    def delivered() -> Counter[str]:
+        return Counter(json.loads(r.body)["interview_id"] for r in receiver.at("/count"))
+
+    def all_arrived() -> Counter[str] | None:
+        counts = delivered()
+        return counts if accepted <= set(counts) else None
+
+    counts = eventually(
+        all_arrived,
+        timeout=60,
+        interval=0.2,
+        what=lambda: f"{len(accepted - set(delivered()))} accepted, never delivered",
+    )
     duplicates = sum(counts.values()) - len(counts)
     print(f"\n{len(accepted)} accepted, {len(counts)} delivered, {duplicates} delivered twice")
     assert duplicates <= in_flight_bound
 
 
 def test_postgresql_api_and_worker_killed_mid_way(
-    tmp_path: Path, postgres: PostgresCluster
+    make_server: MakeServer,
+    make_worker: MakeWorker,
+    make_receiver: MakeReceiver,
+    postgres: PostgresCluster,
 ) -> None:
-    receiver = Receiver().start()
+    receiver = make_receiver()
     receiver.script("/count", [Reply(200, delay=0.005)])
-    server = HooklineServer(
-        tmp_path,
-        env=CRASH_ENV,
-        database_url=postgres.create_database(),
-        serve_args=("--no-worker",),
+    server = make_server(postgres.create_database(), env=CRASH_ENV, serve_args=("--no-worker",))
+    workers = [make_worker(server, "a"), make_worker(server, "b")]
+    publisher_key = register(server, receiver)
+
+    def restart_api_and_worker() -> None:
+        server.kill()
+        server.start()
+        workers[0].start()
+
+    accepted = publish_through_kills(
+        server,
+        publisher_key,
+        {EVENTS // 3: workers[0].kill, EVENTS // 2: restart_api_and_worker},
     )
-    workers = [HooklineWorker(server, "a"), HooklineWorker(server, "b")]
-    try:
-        server.start()
-        for worker in workers:
-            worker.start()
-        publisher_key = register(server, receiver)
 
-        def restart_api_and_worker() -> None:
-            server.kill()
-            server.start()
-            workers[0].start()
-
-        accepted = publish_through_kills(
-            server,
-            publisher_key,
-            {EVENTS // 3: workers[0].kill, EVENTS // 2: restart_api_and_worker},
-        )
-
-        assert len(accepted) == EVENTS
-        # Only what the killed worker had claimed (its concurrency) may arrive twice.
-        assert_all_delivered(receiver, accepted, in_flight_bound=50)
-    finally:
-        for worker in workers:
-            worker.stop()
-        server.stop()
-        receiver.stop()
+    assert len(accepted) == EVENTS
+    # Only what the killed worker had claimed (its concurrency) may arrive twice.
+    assert_all_delivered(receiver, accepted, in_flight_bound=50)
 
 
-def test_sqlite_process_killed_mid_way(tmp_path: Path) -> None:
-    receiver = Receiver().start()
+def test_sqlite_process_killed_mid_way(
+    make_server: MakeServer, make_receiver: MakeReceiver
+) -> None:
+    receiver = make_receiver()
     receiver.script("/count", [Reply(200, delay=0.005)])
-    server = HooklineServer(tmp_path, env=CRASH_ENV)
-    try:
+    server = make_server(env=CRASH_ENV)
+    publisher_key = register(server, receiver)
+
+    def restart() -> None:
+        server.kill()
         server.start()
-        publisher_key = register(server, receiver)
 
-        def restart() -> None:
-            server.kill()
-            server.start()
+    accepted = publish_through_kills(server, publisher_key, {EVENTS // 2: restart})
 
-        accepted = publish_through_kills(server, publisher_key, {EVENTS // 2: restart})
-
-        assert len(accepted) == EVENTS
-        assert_all_delivered(receiver, accepted, in_flight_bound=50)
-    finally:
-        server.stop()
-        receiver.stop()
+    assert len(accepted) == EVENTS
+    assert_all_delivered(receiver, accepted, in_flight_bound=50)

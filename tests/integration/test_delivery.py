@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from itertools import pairwise
 from urllib.parse import parse_qsl
 
@@ -12,20 +11,11 @@ from standardwebhooks import Webhook as Verifier
 
 from hookline import __version__
 from tests.conftest import seed_example
+from tests.support.markers import WHOLE_SCHEDULE, marker_arrives
 from tests.support.receiver import Receiver, Reply
 from tests.support.workspace import Workspace
 
 EVENT_TYPES = ["interview_started", "interview_completed", "report_available"]
-
-
-def wait_for_status(workspace: Workspace, event_id: str, status: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        event = workspace.integrator.get(f"/api/events/{event_id}").json()
-        if all(d["status"] == status for d in event["deliveries"]):
-            return event
-        assert time.monotonic() < deadline, f"deliveries did not become {status}: {event}"
-        time.sleep(0.1)
 
 
 def deliveries_of(workspace: Workspace, webhook_id: str, **params: str) -> list[dict]:
@@ -89,7 +79,7 @@ def test_failures_are_retried_with_the_same_webhook_id(
 
     event_id = acme.publish("interview_started", payload).json()["event_id"]
     requests = receiver.wait_for(path, 3)
-    wait_for_status(acme, event_id, "succeeded")
+    acme.wait_for_event(event_id, "succeeded")
 
     assert len({r.headers["webhook-id"] for r in requests}) == 1
     for request in requests:
@@ -116,11 +106,11 @@ def test_delivery_fails_after_the_last_scheduled_attempt(
     payload = seed_example("interview_started") | {"posting_id": posting_id}
 
     event_id = acme.publish("interview_started", payload).json()["event_id"]
-    event = wait_for_status(acme, event_id, "failed")
+    event = acme.wait_for_event(event_id, "failed")
 
     # HOOKLINE_RETRY_SCHEDULE=0.3,0.3,0.3: the immediate attempt and three retries.
     assert event["deliveries"][0]["attempt_count"] == 4
-    time.sleep(1)
+    marker_arrives(acme, receiver, failures=WHOLE_SCHEDULE)  # no fifth attempt came first
     assert len(receiver.at(path)) == 4
     (failed,) = deliveries_of(acme, webhook["webhook_id"], status="failed")
     assert len(failed["attempts"]) == 4
@@ -136,7 +126,7 @@ def test_redirects_are_not_followed(
     payload = seed_example("interview_started") | {"posting_id": posting_id}
 
     event_id = acme.publish("interview_started", payload).json()["event_id"]
-    wait_for_status(acme, event_id, "failed")
+    acme.wait_for_event(event_id, "failed")
 
     assert len(receiver.at(path)) == 4
     assert receiver.at(target) == []
@@ -151,7 +141,7 @@ def test_timeout_and_refused_connection_are_failed_attempts(
     payload = seed_example("interview_started") | {"posting_id": posting_id}
 
     event_id = acme.publish("interview_started", payload).json()["event_id"]
-    wait_for_status(acme, event_id, "failed", timeout=30)
+    acme.wait_for_event(event_id, "failed", timeout=30)
 
     slow_attempts = deliveries_of(acme, slow["webhook_id"])[0]["attempts"]
     assert {a["error"] for a in slow_attempts} == {"timed out after 2 s"}
@@ -168,7 +158,7 @@ def test_response_excerpt_keeps_the_first_kilobyte(
     payload = seed_example("interview_started") | {"posting_id": posting_id}
 
     event_id = acme.publish("interview_started", payload).json()["event_id"]
-    wait_for_status(acme, event_id, "succeeded")
+    acme.wait_for_event(event_id, "succeeded")
 
     (attempt,) = deliveries_of(acme, webhook["webhook_id"])[0]["attempts"]
     assert attempt["response_excerpt"] == "a" * 1000 + "b" * 24
@@ -191,14 +181,14 @@ def test_fan_out_matches_posting_event_type_and_active(
     assert published.json()["deliveries"] == 2
     receiver.wait_for(path + "-1")
     receiver.wait_for(path + "-2")
-    event = wait_for_status(acme, published.json()["event_id"], "succeeded")
+    event = acme.wait_for_event(published.json()["event_id"], "succeeded")
 
     assert event["payload"] == payload
     assert {d["webhook_id"] for d in event["deliveries"]} == {
         first["webhook_id"],
         second["webhook_id"],
     }
-    time.sleep(0.5)
+    marker_arrives(acme, receiver)
     for suffix in ("-other-type", "-other-posting", "-inactive"):
         assert receiver.at(path + suffix) == []
 
@@ -213,9 +203,9 @@ def test_deactivation_cancels_pending_deliveries(
     event_id = acme.publish("interview_started", payload).json()["event_id"]
     receiver.wait_for(path)
     acme.integrator.post(f"/api/webhook/deactivate/{webhook['webhook_id']}")
-    event = wait_for_status(acme, event_id, "cancelled")
+    event = acme.wait_for_event(event_id, "cancelled")
     sent = len(receiver.at(path))
-    time.sleep(1.5)  # longer than the whole retry schedule
+    marker_arrives(acme, receiver, failures=WHOLE_SCHEDULE)  # outlasts every retry
 
     assert len(receiver.at(path)) == sent
     assert event["deliveries"][0]["status"] == "cancelled"
@@ -235,7 +225,7 @@ def test_idempotency_key_returns_the_first_event(
     assert again.json() == first.json() == {"event_id": first.json()["event_id"], "deliveries": 1}
     assert again.headers["idempotent-replayed"] == "true"
     receiver.wait_for(path)
-    time.sleep(0.5)
+    marker_arrives(acme, receiver)
     assert len(receiver.at(path)) == 1
     other = acme.publish("interview_started", payload, idempotency_key=posting_id + "-2")
     assert other.json()["event_id"] != first.json()["event_id"]
@@ -263,14 +253,14 @@ def test_redeliver_sends_a_failed_delivery_again(
     webhook = acme.create_webhook(receiver.url(path), posting_id, "interview_started")
     payload = seed_example("interview_started") | {"posting_id": posting_id}
     event_id = acme.publish("interview_started", payload).json()["event_id"]
-    event = wait_for_status(acme, event_id, "failed")
+    event = acme.wait_for_event(event_id, "failed")
     delivery_id = event["deliveries"][0]["delivery_id"]
 
     response = acme.integrator.post(f"/api/webhook/redeliver/{delivery_id}")
     assert response.status_code == 202
     assert response.json() == {"delivery_id": delivery_id, "status": "pending"}
     requests = receiver.wait_for(path, 5)
-    wait_for_status(acme, event_id, "succeeded")
+    acme.wait_for_event(event_id, "succeeded")
 
     assert requests[-1].headers["webhook-id"] == delivery_id
     (delivery,) = deliveries_of(acme, webhook["webhook_id"])

@@ -4,14 +4,13 @@ failure are honoured; failed deliveries can be recovered."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import seed_example
+from tests.conftest import MakeReceiver, MakeServer, seed_example
+from tests.support.markers import WHOLE_SCHEDULE, marker_arrives
 from tests.support.receiver import Receiver, Reply
-from tests.support.server import HooklineServer
+from tests.support.waiting import eventually
 from tests.support.workspace import Workspace
 
 
@@ -22,44 +21,39 @@ def payload_for(posting_id: str, interview_id: str = "A1") -> dict:
     }
 
 
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return result
+def deactivated(workspace: Workspace, webhook_id: str) -> dict | None:
+    """The webhook once it is inactive, else None: a check for eventually()."""
+    webhook = workspace.integrator.get(f"/api/webhook/fetch/{webhook_id}").json()
+    return None if webhook["is_active"] else webhook
 
 
-def test_slow_endpoint_does_not_hold_up_a_fast_one(tmp_path: Path, new_database_url: str) -> None:
-    receiver = Receiver().start()
+def test_slow_endpoint_does_not_hold_up_a_fast_one(
+    make_server: MakeServer, make_receiver: MakeReceiver, new_database_url: str
+) -> None:
+    receiver = make_receiver()
     receiver.script("/slow", [Reply(200, delay=10)])
-    server = HooklineServer(
-        tmp_path,
+    server = make_server(
+        new_database_url,
         env={"HOOKLINE_ENDPOINT_CONCURRENCY": "2", "HOOKLINE_WORKER_CONCURRENCY": "10"},
-        database_url=new_database_url,
     )
-    try:
-        server.start()
-        workspace = Workspace.on(server, "isolation")
-        for path, posting in (("/slow", "slow-posting"), ("/fast", "fast-posting")):
-            workspace.create_webhook(receiver.url(path), posting, "interview_started")
-        # The slow endpoint's backlog first: 30 deliveries of 10 s each.
-        for n in range(30):
-            published = workspace.publish("interview_started", payload_for("slow-posting", str(n)))
-            assert published.status_code == 202
-        receiver.wait_for("/slow", 2)
-        started = time.monotonic()
-        for n in range(20):
-            published = workspace.publish("interview_started", payload_for("fast-posting", str(n)))
-            assert published.status_code == 202
-        receiver.wait_for("/fast", 20, timeout=8)
-        elapsed = time.monotonic() - started
+    workspace = Workspace.on(server, "isolation")
+    for path, posting in (("/slow", "slow-posting"), ("/fast", "fast-posting")):
+        workspace.create_webhook(receiver.url(path), posting, "interview_started")
+    # The slow endpoint's backlog first: 30 deliveries of 10 s each.
+    for n in range(30):
+        published = workspace.publish("interview_started", payload_for("slow-posting", str(n)))
+        assert published.status_code == 202
+    receiver.wait_for("/slow", 2)
+    started = time.monotonic()
+    for n in range(20):
+        published = workspace.publish("interview_started", payload_for("fast-posting", str(n)))
+        assert published.status_code == 202
+    receiver.wait_for("/fast", 20, timeout=8)
+    elapsed = time.monotonic() - started
 
-        assert elapsed < 8  # a tenth of what the slow backlog needs even at full concurrency
-        assert len(receiver.at("/slow")) == 2  # the per-endpoint limit
-    finally:
-        server.kill()
-        receiver.stop()
+    assert elapsed < 8  # a tenth of what the slow backlog needs even at full concurrency
+    assert len(receiver.at("/slow")) == 2  # the per-endpoint limit
+    server.kill()  # not a graceful stop that would wait for the slow attempts in flight
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -84,22 +78,14 @@ def test_gone_deactivates_the_webhook_at_once(
 
     event_id = acme.publish("interview_started", payload_for(posting_id)).json()["event_id"]
     receiver.wait_for(path)
-    fetched = wait_for(
-        lambda: (
-            (w := acme.integrator.get(f"/api/webhook/fetch/{webhook['webhook_id']}").json())[
-                "is_active"
-            ]
-            is False
-            and w
-        ),
-        10,
-        "the webhook to be deactivated",
+    fetched = eventually(
+        lambda: deactivated(acme, webhook["webhook_id"]), what="the webhook deactivated"
     )
 
     assert fetched["disabled_reason"] == "the endpoint answered 410 Gone"
     event = acme.integrator.get(f"/api/events/{event_id}").json()
     assert event["deliveries"][0]["status"] == "cancelled"
-    time.sleep(1)
+    marker_arrives(acme, receiver, failures=WHOLE_SCHEDULE)  # outlasts any retry
     assert len(receiver.at(path)) == 1
     assert acme.publish("interview_started", payload_for(posting_id)).json()["deliveries"] == 0
     reactivated = acme.integrator.post(f"/api/webhook/activate/{webhook['webhook_id']}").json()
@@ -107,49 +93,31 @@ def test_gone_deactivates_the_webhook_at_once(
     assert reactivated["disabled_reason"] is None
 
 
-@pytest.fixture
-def quick_disable(tmp_path: Path, new_database_url: str) -> Iterator[HooklineServer]:
-    server = HooklineServer(
-        tmp_path,
+def test_webhook_failing_for_too_long_is_disabled_with_the_reason(
+    make_server: MakeServer, make_receiver: MakeReceiver, new_database_url: str
+) -> None:
+    receiver = make_receiver()
+    receiver.script("/down", [Reply(500)])
+    server = make_server(
+        new_database_url,
         env={
             "HOOKLINE_RETRY_SCHEDULE": ",".join(["0.3"] * 20),
             "HOOKLINE_DISABLE_AFTER_HOURS": str(1.5 / 3600),  # 1.5 s
         },
-        database_url=new_database_url,
-    ).start()
-    yield server
-    server.stop()
+    )
+    workspace = Workspace.on(server, "health")
+    webhook = workspace.create_webhook(receiver.url("/down"), "down", "interview_started")
+    event_id = workspace.publish("interview_started", payload_for("down")).json()["event_id"]
 
-
-def test_webhook_failing_for_too_long_is_disabled_with_the_reason(
-    quick_disable: HooklineServer,
-) -> None:
-    receiver = Receiver().start()
-    receiver.script("/down", [Reply(500)])
-    server = quick_disable
-    try:
-        workspace = Workspace.on(server, "health")
-        integrator = workspace.integrator
-        webhook = workspace.create_webhook(receiver.url("/down"), "down", "interview_started")
-        event_id = workspace.publish("interview_started", payload_for("down")).json()["event_id"]
-
-        fetched = wait_for(
-            lambda: (
-                (w := integrator.get(f"/api/webhook/fetch/{webhook['webhook_id']}").json())[
-                    "is_active"
-                ]
-                is False
-                and w
-            ),
-            15,
-            "the failing webhook to be disabled",
-        )
-        assert fetched["disabled_reason"] == "every delivery attempt failed for 0.000416667 hours"
-        event = integrator.get(f"/api/events/{event_id}").json()
-        assert event["deliveries"][0]["status"] == "cancelled"
-        assert 4 <= event["deliveries"][0]["attempt_count"] < 20
-    finally:
-        receiver.stop()
+    fetched = eventually(
+        lambda: deactivated(workspace, webhook["webhook_id"]),
+        timeout=15,
+        what="the failing webhook disabled",
+    )
+    assert fetched["disabled_reason"] == "every delivery attempt failed for 0.000416667 hours"
+    event = workspace.integrator.get(f"/api/events/{event_id}").json()
+    assert event["deliveries"][0]["status"] == "cancelled"
+    assert 4 <= event["deliveries"][0]["attempt_count"] < 20
 
 
 def test_recover_requeues_failed_deliveries_since_a_time(
@@ -159,31 +127,16 @@ def test_recover_requeues_failed_deliveries_since_a_time(
     webhook = acme.create_webhook(receiver.url(path), posting_id, "interview_started")
     webhook_id = webhook["webhook_id"]
     old = acme.publish("interview_started", payload_for(posting_id, "old")).json()["event_id"]
-    time.sleep(0.2)
-    since = time.time()
+    acme.wait_for_event(old, "failed")
+    since = time.time()  # the old delivery was created before it failed, so before this
     new = acme.publish("interview_started", payload_for(posting_id, "new")).json()["event_id"]
-    for event_id in (old, new):
-        wait_for(
-            lambda e=event_id: (
-                acme.integrator.get(f"/api/events/{e}").json()["deliveries"][0]["status"]
-                == "failed"
-            ),
-            10,
-            "failure",
-        )
+    acme.wait_for_event(new, "failed")
     receiver.script(path, [Reply(200)])
 
     response = acme.integrator.post(f"/api/webhook/recover/{webhook_id}", params={"since": since})
     assert response.status_code == 202
     assert response.json() == {"recovered": 1}
-    wait_for(
-        lambda: (
-            acme.integrator.get(f"/api/events/{new}").json()["deliveries"][0]["status"]
-            == "succeeded"
-        ),
-        10,
-        "the recovered delivery",
-    )
+    acme.wait_for_event(new, "succeeded")
     assert acme.integrator.get(f"/api/events/{old}").json()["deliveries"][0]["status"] == "failed"
 
     missing = acme.integrator.post(f"/api/webhook/recover/{webhook_id}")

@@ -4,14 +4,14 @@ worker's /healthz and /metrics on its --metrics-port."""
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.server import HooklineServer, HooklineWorker, free_port, hookline_command
+from tests.conftest import MakeWorker
+from tests.support.server import HooklineServer, free_port, hookline_command
+from tests.support.waiting import eventually
 
 
 def healthcheck(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,19 +42,22 @@ def test_api_healthcheck(api_only: HooklineServer) -> None:
     assert "answered 404" in not_found.stderr
 
 
-def test_worker_serves_healthz_and_metrics(api_only: HooklineServer, tmp_path: Path) -> None:
+def test_worker_serves_healthz_and_metrics(
+    api_only: HooklineServer, make_worker: MakeWorker
+) -> None:
     port = free_port()
-    worker = HooklineWorker(api_only, "health", "--metrics-port", str(port)).start()
+    worker = make_worker(api_only, "health", "--metrics-port", str(port))
     url = f"http://127.0.0.1:{port}/healthz"
-    try:
-        deadline = time.monotonic() + 20
-        while (done := healthcheck("--url", url, "--timeout", "2")).returncode != 0:
-            assert time.monotonic() < deadline, f"{done.stderr}\n{worker.log()}"
-            time.sleep(0.3)
-        assert httpx.get(url).json() == {"status": "ok"}
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics")
-        assert metrics.status_code == 200
-        assert "hookline_attempts_total" in metrics.text
-    finally:
-        assert worker.stop() == 0
+    eventually(
+        lambda: healthcheck("--url", url, "--timeout", "2").returncode == 0,
+        timeout=20,
+        interval=0.3,
+        what=lambda: f"the worker's /healthz:\n{worker.log()}",
+    )
+    assert httpx.get(url).json() == {"status": "ok"}
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics")
+    assert metrics.status_code == 200
+    assert "hookline_attempts_total" in metrics.text
+
+    assert worker.stop() == 0
     assert healthcheck("--url", url, "--timeout", "2").returncode == 1

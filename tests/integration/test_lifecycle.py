@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from hookline.store.database import create_engine
 from hookline.store.schema import attempts, deliveries
-from tests.conftest import seed_example
-from tests.support.receiver import Receiver, Reply
-from tests.support.server import HooklineServer, HooklineWorker
+from tests.conftest import MakeReceiver, MakeServer, MakeWorker, seed_example
+from tests.support.receiver import Reply
+from tests.support.waiting import eventually
 from tests.support.workspace import Workspace
 
 
@@ -36,85 +34,72 @@ def payload(posting_id: str, interview_id: str) -> dict:
 
 
 def test_events_and_attempts_past_retention_are_purged(
-    tmp_path: Path, new_database_url: str
+    make_server: MakeServer, make_receiver: MakeReceiver, new_database_url: str
 ) -> None:
-    receiver = Receiver().start()
+    receiver = make_receiver()
     receiver.script("/pending", [Reply(500)])
-    server = HooklineServer(
-        tmp_path,
+    server = make_server(
+        new_database_url,
         env={
             "HOOKLINE_RETENTION_DAYS": str(3 / 86400),  # 3 s
             "HOOKLINE_PURGE_INTERVAL": "0.5",
             "HOOKLINE_RETRY_SCHEDULE": "3600",  # the failing delivery stays pending
         },
-        database_url=new_database_url,
     )
-    try:
-        server.start()
-        workspace = Workspace.on(server, "retention")
-        integrator = workspace.integrator
-        for path, posting in (("/done", "done"), ("/pending", "pending")):
-            workspace.create_webhook(receiver.url(path), posting, "interview_started")
-        done = [
-            workspace.publish("interview_started", payload("done", str(n))).json()["event_id"]
-            for n in range(30)
-        ]
-        pending = workspace.publish("interview_started", payload("pending", "p")).json()["event_id"]
-        receiver.wait_for("/done", 30)
-        assert integrator.get(f"/api/events/{done[0]}").status_code == 200
+    workspace = Workspace.on(server, "retention")
+    integrator = workspace.integrator
+    for path, posting in (("/done", "done"), ("/pending", "pending")):
+        workspace.create_webhook(receiver.url(path), posting, "interview_started")
+    done = [
+        workspace.publish("interview_started", payload("done", str(n))).json()["event_id"]
+        for n in range(30)
+    ]
+    pending = workspace.publish("interview_started", payload("pending", "p")).json()["event_id"]
+    receiver.wait_for("/done", 30)
+    assert integrator.get(f"/api/events/{done[0]}").status_code == 200
 
-        deadline = time.monotonic() + 15
-        while any(integrator.get(f"/api/events/{e}").status_code != 404 for e in done):
-            assert time.monotonic() < deadline, "old events were not purged"
-            time.sleep(0.3)
+    eventually(
+        lambda: all(integrator.get(f"/api/events/{e}").status_code == 404 for e in done),
+        timeout=15,
+        interval=0.3,
+        what="old events purged",
+    )
 
-        # The event whose delivery is still pending is kept; its old attempt is not.
-        assert integrator.get(f"/api/events/{pending}").status_code == 200
-        (remaining_attempts,) = query_database(new_database_url, select(func.count(attempts.c.id)))
-        assert remaining_attempts[0] == 0
-        (remaining_deliveries,) = query_database(
-            new_database_url, select(func.count(deliveries.c.id))
-        )
-        assert remaining_deliveries[0] == 1
-    finally:
-        server.stop()
-        receiver.stop()
+    # The event whose delivery is still pending is kept; its old attempt is not.
+    assert integrator.get(f"/api/events/{pending}").status_code == 200
+    (remaining_attempts,) = query_database(new_database_url, select(func.count(attempts.c.id)))
+    assert remaining_attempts[0] == 0
+    (remaining_deliveries,) = query_database(new_database_url, select(func.count(deliveries.c.id)))
+    assert remaining_deliveries[0] == 1
 
 
 def test_sigterm_finishes_in_flight_attempts_and_leaves_nothing_locked(
-    tmp_path: Path, new_database_url: str
+    make_server: MakeServer,
+    make_worker: MakeWorker,
+    make_receiver: MakeReceiver,
+    new_database_url: str,
 ) -> None:
-    receiver = Receiver().start()
+    receiver = make_receiver()
     receiver.script("/slow", [Reply(200, delay=2)])
-    server = HooklineServer(
-        tmp_path,
+    server = make_server(
+        new_database_url,
         env={"HOOKLINE_ENDPOINT_CONCURRENCY": "1"},
-        database_url=new_database_url,
         serve_args=("--no-worker",),
     )
-    worker = HooklineWorker(server, "graceful")
-    try:
-        server.start()
-        worker.start()
-        workspace = Workspace.on(server, "graceful")
-        workspace.create_webhook(receiver.url("/slow"), "slow", "interview_started")
-        for n in range(5):
-            assert (
-                workspace.publish("interview_started", payload("slow", str(n))).status_code == 202
-            )
-        receiver.wait_for("/slow", 1)
+    worker = make_worker(server, "graceful")
+    workspace = Workspace.on(server, "graceful")
+    workspace.create_webhook(receiver.url("/slow"), "slow", "interview_started")
+    for n in range(5):
+        assert workspace.publish("interview_started", payload("slow", str(n))).status_code == 202
+    receiver.wait_for("/slow", 1)
 
-        assert worker.stop(timeout=30) == 0
+    assert worker.stop(timeout=30) == 0
 
-        rows = query_database(
-            new_database_url,
-            select(deliveries.c.status, deliveries.c.locked_until, deliveries.c.attempt_count),
-        )
-        statuses = sorted(status for status, _, _ in rows)
-        assert statuses == ["pending"] * 4 + ["succeeded"]  # the one in flight finished
-        assert all(locked is None for _, locked, _ in rows), "nothing is left locked"
-        assert len(receiver.at("/slow")) == 1
-    finally:
-        worker.stop()
-        server.stop()
-        receiver.stop()
+    rows = query_database(
+        new_database_url,
+        select(deliveries.c.status, deliveries.c.locked_until, deliveries.c.attempt_count),
+    )
+    statuses = sorted(status for status, _, _ in rows)
+    assert statuses == ["pending"] * 4 + ["succeeded"]  # the one in flight finished
+    assert all(locked is None for _, locked, _ in rows), "nothing is left locked"
+    assert len(receiver.at("/slow")) == 1

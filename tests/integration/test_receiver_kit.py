@@ -3,6 +3,7 @@ from a running Hookline."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -29,6 +30,7 @@ from hookline_receiver.flask import verify_flask
 from tests.conftest import seed_example, unique
 from tests.support.receiver import Receiver
 from tests.support.server import HooklineServer, free_port, hookline_command
+from tests.support.waiting import eventually
 from tests.support.workspace import Workspace
 
 
@@ -128,21 +130,20 @@ def test_listen_verifies_and_prints_deliveries(
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def accepting() -> bool:
+        assert listener.poll() is None, "hookline listen exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 15
+        eventually(accepting, timeout=15, what=f"hookline listen accepting on {port}")
         payload = seed_example("report_available") | {"posting_id": posting_id}
         event_id = acme.publish("report_available", payload).json()["event_id"]
-        while True:
-            event = acme.integrator.get(f"/api/events/{event_id}").json()
-            if event["deliveries"][0]["status"] == "succeeded":
-                break
-            assert time.monotonic() < deadline, event
-            if event["deliveries"][0]["attempt_count"] > 0:
-                # The listener may not have been up for the first attempt: send again.
-                acme.integrator.post(
-                    f"/api/webhook/redeliver/{event['deliveries'][0]['delivery_id']}"
-                )
-            time.sleep(0.3)
+        acme.wait_for_event(event_id, "succeeded", timeout=15)
     finally:
         listener.terminate()
         output = listener.communicate(timeout=10)[0]
@@ -172,14 +173,16 @@ class ThreadedServer:
 
     def __enter__(self) -> ThreadedServer:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while True:
+
+        def answers() -> bool:
             try:
                 httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
-                return self
             except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the example receiver did not start"
-                time.sleep(0.05)
+                return False
+            return True
+
+        eventually(answers, what="the example receiver to start")
+        return self
 
     def __exit__(self, *_exc: object) -> None:
         if self._asgi:
@@ -187,13 +190,6 @@ class ThreadedServer:
         else:
             self._wsgi.shutdown()
         self._thread.join(timeout=10)
-
-
-def wait_until(condition, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_fastapi_dependency_receives_typed_events_once(acme: Workspace, posting_id: str) -> None:
@@ -217,16 +213,12 @@ def test_fastapi_dependency_receives_typed_events_once(acme: Workspace, posting_
     with ThreadedServer(app, port, asgi=True):
         payload = seed_example("report_available") | {"posting_id": posting_id}
         event_id = acme.publish("report_available", payload).json()["event_id"]
-        wait_until(lambda: len(processed) == 1)
+        eventually(lambda: len(processed) == 1, what="the event processed")
         delivery = acme.integrator.get(f"/api/events/{event_id}").json()["deliveries"][0]
         acme.integrator.post(f"/api/webhook/redeliver/{delivery['delivery_id']}")
-        wait_until(
-            lambda: (
-                acme.integrator.get(f"/api/events/{event_id}").json()["deliveries"][0][
-                    "attempt_count"
-                ]
-                == 2
-            )
+        eventually(
+            lambda: acme.event(event_id)["deliveries"][0]["attempt_count"] == 2,
+            what="the redelivery's attempt recorded",
         )
         forged = httpx.post(
             f"http://127.0.0.1:{port}/hook",
@@ -266,7 +258,7 @@ def test_flask_helper_verifies_real_deliveries(acme: Workspace, posting_id: str)
     with ThreadedServer(app, port, asgi=False):
         payload = seed_example("interview_started") | {"posting_id": posting_id}
         acme.publish("interview_started", payload)
-        wait_until(lambda: len(received) == 2)
+        eventually(lambda: len(received) == 2, what="both deliveries received")
         forged = httpx.post(f"http://127.0.0.1:{port}/hook", content=b"{}")
 
     assert sorted(received) == ["GET A1B2C3D4E5F60718", "jane.doe@example.com"]

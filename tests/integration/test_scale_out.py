@@ -7,16 +7,18 @@ import json
 import os
 import re
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
 from hookline.bench.postgres import PostgresCluster
-from tests.conftest import seed_example
+from hookline.store.notify import CHANNEL
+from tests.conftest import MakeReceiver, MakeServer, MakeWorker, seed_example
 from tests.support.receiver import Receiver, Reply
-from tests.support.server import HooklineServer, HooklineWorker, hookline_command
+from tests.support.server import HooklineServer, hookline_command
+from tests.support.waiting import eventually
 
 ATTEMPT_LINE = re.compile(r"attempt \d+ of delivery")
+LISTENING_LINE = f"LISTEN {CHANNEL}"
 
 
 def publish_many(server: HooklineServer, workspace: str, url: str, count: int) -> list[str]:
@@ -37,68 +39,64 @@ def publish_many(server: HooklineServer, workspace: str, url: str, count: int) -
     return ids
 
 
-def wait_until_delivered(receiver: Receiver, path: str, ids: list[str], timeout: float) -> Counter:
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = Counter(json.loads(r.body)["interview_id"] for r in receiver.at(path))
-        if set(counts) == set(ids):
-            return counts
-        assert time.monotonic() < deadline, f"{len(set(ids) - set(counts))} never delivered"
-        time.sleep(0.1)
+def delivered(receiver: Receiver, path: str, ids: list[str]) -> Counter[str] | None:
+    """How often each id arrived, once every one of ``ids`` has; else None."""
+    counts = Counter(json.loads(r.body)["interview_id"] for r in receiver.at(path))
+    return counts if set(counts) == set(ids) else None
 
 
 def test_two_workers_share_the_work_woken_by_notify(
-    tmp_path: Path, postgres: PostgresCluster
+    make_server: MakeServer,
+    make_worker: MakeWorker,
+    make_receiver: MakeReceiver,
+    postgres: PostgresCluster,
 ) -> None:
-    receiver = Receiver().start()
+    receiver = make_receiver()
     receiver.script("/scale", [Reply(200, delay=0.02)])
     # A 30 s poll: only LISTEN/NOTIFY can make these deliveries prompt.
-    server = HooklineServer(
-        tmp_path,
+    server = make_server(
+        postgres.create_database(),
         env={"HOOKLINE_POLL_INTERVAL": "30", "HOOKLINE_ENDPOINT_CONCURRENCY": "4"},
-        database_url=postgres.create_database(),
         serve_args=("--no-worker",),
     )
-    workers = [HooklineWorker(server, name) for name in ("a", "b")]
-    try:
-        server.start()
-        for worker in workers:
-            worker.start()
-        time.sleep(2)  # both are listening
-        ids = publish_many(server, "scale", receiver.url("/scale"), 200)
-        counts = wait_until_delivered(receiver, "/scale", ids, timeout=20)
+    workers = [make_worker(server, name) for name in ("a", "b")]
+    eventually(
+        lambda: all(LISTENING_LINE in w.log() for w in workers),
+        timeout=20,
+        interval=0.1,
+        what=lambda: "both workers listening:\n" + "\n".join(w.log() for w in workers),
+    )
+    ids = publish_many(server, "scale", receiver.url("/scale"), 200)
+    counts = eventually(
+        lambda: delivered(receiver, "/scale", ids),
+        timeout=20,
+        interval=0.1,
+        what=lambda: f"all {len(ids)} delivered; {len(receiver.at('/scale'))} requests so far",
+    )
 
-        assert max(counts.values()) == 1, "SKIP LOCKED claims: no delivery is sent twice"
-        for worker in workers:
-            assert worker.stop() == 0
-        attempts = [len(ATTEMPT_LINE.findall(w.log())) for w in workers]
-        assert sum(attempts) == 200
-        assert all(n > 0 for n in attempts), attempts
-    finally:
-        for worker in workers:
-            worker.stop()
-        server.stop()
-        receiver.stop()
+    assert max(counts.values()) == 1, "SKIP LOCKED claims: no delivery is sent twice"
+    for worker in workers:
+        assert worker.stop() == 0
+    attempts = [len(ATTEMPT_LINE.findall(w.log())) for w in workers]
+    assert sum(attempts) == 200
+    assert all(n > 0 for n in attempts), attempts
 
 
-def test_sqlite_refuses_a_second_worker(tmp_path: Path) -> None:
-    server = HooklineServer(tmp_path).start()
-    try:
-        for args in (("worker",), ("serve", "--port", "0")):
-            done = subprocess.run(
-                hookline_command(*args),
-                env=server.env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            assert done.returncode != 0
-            assert "SQLite runs one worker" in done.stderr
-            assert "Traceback" not in done.stderr
-    finally:
-        server.stop()
+def test_sqlite_refuses_a_second_worker(make_server: MakeServer, tmp_path: Path) -> None:
+    server = make_server()
+    for args in (("worker",), ("serve", "--port", "0")):
+        done = subprocess.run(
+            hookline_command(*args),
+            env=server.env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode != 0
+        assert "SQLite runs one worker" in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_processes_starting_together_migrate_one_at_a_time(postgres: PostgresCluster) -> None:

@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from hookline.bench.processes import free_port
+from tests.support.waiting import eventually
 
 
 def hookline_command(*args: str) -> list[str]:
@@ -69,17 +69,22 @@ class HooklineServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def healthy() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"hookline exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"hookline did not become healthy:\n{self.log()}")
+                return False
+
+        try:
+            eventually(healthy, timeout=timeout, interval=0.1, what="hookline's /healthz")
+        except AssertionError:
+            self.stop()  # never leave an unhealthy process behind
+            raise RuntimeError(f"hookline did not become healthy:\n{self.log()}") from None
+        return self
 
     def kill(self) -> None:
         """kill -9: no shutdown hook runs."""

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.server import HooklineServer
+from tests.support.waiting import eventually
 
 
 @dataclass
@@ -42,4 +43,24 @@ class Workspace:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return self.publisher.post(
             "/api/events", json={"event_type": event_type, "payload": payload}, headers=headers
+        )
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        response = self.integrator.get(f"/api/events/{event_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for_event(self, event_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The event, once it has deliveries and every one of them has ``status``."""
+
+        def settled() -> dict[str, Any] | None:
+            event = self.event(event_id)
+            deliveries = event["deliveries"]
+            return event if deliveries and all(d["status"] == status for d in deliveries) else None
+
+        return eventually(
+            settled,
+            timeout,
+            interval=0.1,
+            what=lambda: f"every delivery of {event_id} {status}: {self.event(event_id)}",
         )

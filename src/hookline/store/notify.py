@@ -53,6 +53,7 @@ class WorkListener:
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, lambda *_args: self._on_notify())
+                log.info("LISTEN %s: woken as deliveries become due", CHANNEL)
                 self._on_notify()  # catch up on anything that became due while deaf
                 await lost.wait()
                 log.warning("LISTEN connection lost; reconnecting")
