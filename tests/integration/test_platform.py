@@ -5,8 +5,8 @@ events and portal links."""
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 import time
+from itertools import pairwise
 
 import httpx
 import pytest
