@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import seed_example
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer
 from tests.support.workspace import Workspace
 
@@ -166,3 +166,35 @@ def test_the_create_form_keeps_the_apis_rules(
         expect(page.get_by_role("alert")).to_contain_text(refusal)
     listed = acme.integrator.get("/api/webhook/all", params={"posting_id": "fine"}).json()
     assert listed == []
+
+
+def test_an_admin_sees_the_operator_view(
+    page: Page, server: HooklineServer, acme: Workspace, receiver: Receiver, posting_id: str
+) -> None:
+    gone = "/" + posting_id
+    receiver.script(gone, [Reply(410)])
+    webhook = acme.create_webhook(receiver.url(gone), posting_id, "interview_started")
+    payload = seed_example("interview_started") | {"posting_id": posting_id}
+    acme.wait_for_event(acme.publish("interview_started", payload).json()["event_id"], "cancelled")
+    sign_in(page, server, server.create_key(None, "admin"))
+    expect(page).to_have_url(re.compile(r"/ui/operator$"))
+    expect(page.get_by_role("heading", name="Workspaces")).to_be_visible()
+    expect(page.get_by_role("cell", name="acme", exact=True).first).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=webhook["webhook_id"])
+    expect(row).to_contain_text("disabled")
+    expect(row).to_contain_text("410")
+    shoot(page, "6-operator")
+
+
+def test_a_portal_link_signs_a_browser_in_once(
+    page: Page, browser: Browser, server: HooklineServer, acme: Workspace
+) -> None:
+    with server.client(server.create_key(None, "admin")) as admin:
+        link = admin.post("/api/admin/workspaces/acme/portal-link").json()["url"]
+    page.goto(link)
+    expect(page).to_have_url(re.compile(r"/ui$"))
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    other = browser.new_context().new_page()
+    other.goto(link)
+    expect(other.get_by_text("This link was used already")).to_be_visible()
+    other.context.close()
