@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from hookline.bench.processes import Child, base_env, free_port, python_module, wait_until_healthy
+from hookline.domain.attempts import is_success
 from hookline.text import table
 from hookline.tools.client import HooklineClient
 from hookline.tools.simulate import run_simulation
@@ -114,7 +115,7 @@ def _summary(client: HooklineClient, events: list[dict], elapsed: float) -> None
             if delivery["event_id"] not in created:
                 continue
             attempts += len(delivery["attempts"])
-            ok = [a for a in delivery["attempts"] if a["status_code"] and a["status_code"] < 300]
+            ok = [a for a in delivery["attempts"] if is_success(a["status_code"])]
             if ok:
                 finished = ok[-1]["started_at"] + ok[-1]["duration_ms"] / 1000
                 latencies.append((finished - created[delivery["event_id"]]) * 1000)
