@@ -12,6 +12,7 @@ from hookline.domain.events import EventType, encode_payload, validate_payload
 from hookline.domain.inputs import MAX_ID_LENGTH, check_json, check_text
 from hookline.domain.keys import Permission, Principal
 from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.service.store_calls import StoreService
 from hookline.service.wakeup import Wakeup
 from hookline.store import events as event_store
 from hookline.store.events import NewEvent, Published, StoredEvent
@@ -20,7 +21,7 @@ from hookline.store.group_commit import PublishBatcher
 SEARCH_LIMIT = 50
 
 
-class EventService:
+class EventService(StoreService):
     def __init__(self, engine: AsyncEngine, wake: Wakeup) -> None:
         self._engine = engine
         self._wake = wake

@@ -7,11 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hookline.domain.inputs import check_id, check_text
 from hookline.domain.keys import Principal, Role
 from hookline.errors import Unauthorized
+from hookline.service.store_calls import StoreService
 from hookline.store import keys as key_store
 from hookline.store.keys import ApiKeyInfo, CreatedKey
 
 
-class KeyService:
+class KeyService(StoreService):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 

@@ -15,6 +15,7 @@ from hookline.domain.inputs import check_id, check_text, normalize_url
 from hookline.domain.keys import Permission, Principal
 from hookline.domain.webhooks import HttpMethod
 from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.service.store_calls import StoreService
 from hookline.service.wakeup import Wakeup
 from hookline.store import delivery_log
 from hookline.store import events as event_store
@@ -46,7 +47,7 @@ def _choice(kind: type[Choice], field: str, value: str) -> Choice:
         raise InvalidInput.field(field, f"must be one of: {allowed}") from None
 
 
-class WebhookService:
+class WebhookService(StoreService):
     def __init__(self, engine: AsyncEngine, settings: Settings, wake: Wakeup) -> None:
         self._engine = engine
         self._settings = settings
