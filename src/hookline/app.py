@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline import outage
 from hookline.config import Settings
 from hookline.delivery.runtime import DeliveryRuntime
 from hookline.service.deliveries import DeliveryLogService
@@ -21,7 +22,7 @@ from hookline.service.operations import OperationsService
 from hookline.service.sessions import SessionService
 from hookline.service.wakeup import Wakeup
 from hookline.service.webhooks import WebhookService
-from hookline.store.database import async_url, create_engine, is_sqlite
+from hookline.store.database import async_url, is_sqlite, open_database
 from hookline.store.migrate import upgrade_to_head
 from hookline.store.sqlite_lock import SingleWorkerLock
 
@@ -51,7 +52,7 @@ class Services:
             events=EventService(engine, wake),
             deliveries=DeliveryLogService(engine, webhooks, wake),
             sessions=SessionService(engine, keys),
-            operations=OperationsService(engine),
+            operations=OperationsService(engine, settings.readiness_timeout),
             wake=wake,
         )
 
@@ -60,13 +61,15 @@ class Services:
 async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator[Services]:
     """The services on a fresh engine, with the publish batcher and, if asked, this
     process's delivery worker running; all stopped and disposed of on exit."""
-    engine = create_engine(settings.database_url)
+    outage.database.reminder_seconds = settings.outage_log_interval
+    database = await open_database(settings)
+    engine = database.engine
     services = Services.build(engine, settings)
     services.events.start()
     delivery: DeliveryRuntime | None = None
     try:
         if run_worker:
-            delivery = DeliveryRuntime(engine, settings)
+            delivery = DeliveryRuntime(database, settings)
             await delivery.start()
             services.wake.attach(delivery.wake)
         yield services
@@ -78,7 +81,12 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
 
 
 def migrate(settings: Settings) -> None:
-    upgrade_to_head(settings.database_url)
+    """Migrations take a session of their own: on HOOKLINE_DIRECT_DATABASE_URL when there
+    is one (behind a pooler), else on HOOKLINE_DATABASE_URL."""
+    if settings.direct_database_url:
+        upgrade_to_head(settings.direct_database_url, "none", settings.database_timeout)
+    else:
+        upgrade_to_head(settings.database_url, settings.database_pooler, settings.database_timeout)
 
 
 def refuse_second_sqlite_worker(settings: Settings) -> None:
@@ -93,8 +101,9 @@ def refuse_second_sqlite_worker(settings: Settings) -> None:
 
 async def run_worker_process(settings: Settings) -> None:
     """``hookline worker``: deliver until SIGTERM or SIGINT, then stop gracefully."""
-    engine = create_engine(settings.database_url)
-    delivery = DeliveryRuntime(engine, settings)
+    outage.database.reminder_seconds = settings.outage_log_interval
+    database = await open_database(settings)
+    delivery = DeliveryRuntime(database, settings)
     try:
         await delivery.start()
         log.info(
@@ -110,4 +119,4 @@ async def run_worker_process(settings: Settings) -> None:
         log.info("stopping: finishing the attempts in flight")
         await delivery.stop()
     finally:
-        await engine.dispose()
+        await database.engine.dispose()
