@@ -83,9 +83,14 @@ def database_fault(exc: BaseException) -> DatabaseFault | None:
                     break
                 deepest = wrapped
             return DatabaseFault(kind, _cause(deepest))
-    # SQLAlchemy judged the connection lost, for a reason not named above.
+    # SQLAlchemy judged the connection lost, for a reason not named above: typically, a
+    # rollback on a connection that broke mid-statement, raised while handling the break,
+    # which names the cause better.
     if any(isinstance(link, DBAPIError) and link.connection_invalidated for link in chain):
-        return DatabaseFault("unreachable", f"the connection was lost ({_cause(chain[-1])})")
+        handled = (link.__context__ for link in chain if link.__context__ is not None)
+        earlier = next((fault for e in handled if (fault := database_fault(e))), None)
+        cause = earlier.cause if earlier else _cause(chain[-1])
+        return DatabaseFault("unreachable", f"the connection was lost ({cause})")
     return None
 
 
