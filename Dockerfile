@@ -16,8 +16,10 @@ USER hookline
 WORKDIR /home/hookline
 ENV HOOKLINE_DATABASE_URL=sqlite:////home/hookline/data/hookline.db
 EXPOSE 8000
-# Fits `serve` on port 8000; a worker's is `hookline healthcheck --url
-# http://127.0.0.1:PORT/healthz` with `worker --metrics-port PORT` (docker-compose.yml).
+# Liveness (/healthz), which fits `serve` on port 8000: what Swarm and autoheal restart on,
+# so never the database's state (a restart would not mend it; Hookline recovers by
+# itself). Readiness is /readyz: docker-compose.yml's services wait on it; a worker's
+# answers on `worker --metrics-port PORT`.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 CMD ["hookline", "healthcheck"]
 ENTRYPOINT ["hookline"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

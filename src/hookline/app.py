@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline import outage
 from hookline.config import Settings
 from hookline.delivery.runtime import DeliveryRuntime
 from hookline.delivery.status import run_with_status_endpoint
@@ -23,7 +24,7 @@ from hookline.service.sessions import SessionService
 from hookline.service.wakeup import Wakeup
 from hookline.service.webhooks import WebhookService
 from hookline.service.workspaces import WorkspaceService
-from hookline.store.database import async_url, create_engine, is_sqlite
+from hookline.store.database import async_url, is_sqlite, open_database
 from hookline.store.migrate import upgrade_to_head
 from hookline.store.sqlite_lock import SingleWorkerLock
 
@@ -54,7 +55,7 @@ class Services:
             events=EventService(engine, wake),
             deliveries=DeliveryLogService(engine, webhooks, wake),
             sessions=SessionService(engine, keys),
-            operations=OperationsService(engine),
+            operations=OperationsService(engine, settings.readiness_timeout),
             workspaces=WorkspaceService(engine),
             wake=wake,
         )
@@ -64,13 +65,15 @@ class Services:
 async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator[Services]:
     """The services on a fresh engine, with the publish batcher and, if asked, this
     process's delivery worker running; all stopped and disposed of on exit."""
-    engine = create_engine(settings.database_url)
+    outage.database.reminder_seconds = settings.outage_log_interval
+    database = await open_database(settings)
+    engine = database.engine
     services = Services.build(engine, settings)
     services.events.start()
     delivery: DeliveryRuntime | None = None
     try:
         if run_worker:
-            delivery = DeliveryRuntime(engine, settings)
+            delivery = DeliveryRuntime(database, settings)
             await delivery.start()
             services.wake.attach(delivery.wake)
         yield services
@@ -82,7 +85,12 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
 
 
 def migrate(settings: Settings) -> None:
-    upgrade_to_head(settings.database_url)
+    """Migrations take a session of their own: on HOOKLINE_DIRECT_DATABASE_URL when there
+    is one (behind a pooler), else on HOOKLINE_DATABASE_URL."""
+    if settings.direct_database_url:
+        upgrade_to_head(settings.direct_database_url, "none", settings.database_timeout)
+    else:
+        upgrade_to_head(settings.database_url, settings.database_pooler, settings.database_timeout)
 
 
 def refuse_second_sqlite_worker(settings: Settings) -> None:
@@ -97,13 +105,14 @@ def refuse_second_sqlite_worker(settings: Settings) -> None:
 
 async def run_worker_process(settings: Settings, status_port: int | None = None) -> None:
     """``hookline worker``: deliver until SIGTERM or SIGINT, then stop gracefully; with
-    ``status_port``, serve /healthz and /metrics on 127.0.0.1 meanwhile."""
+    ``status_port``, serve /healthz, /readyz and /metrics on 127.0.0.1 meanwhile."""
     if status_port is not None:
         work = run_worker_process(settings)
-        await run_with_status_endpoint(work, settings.database_url, "127.0.0.1", status_port)
+        await run_with_status_endpoint(work, settings, "127.0.0.1", status_port)
         return
-    engine = create_engine(settings.database_url)
-    delivery = DeliveryRuntime(engine, settings)
+    outage.database.reminder_seconds = settings.outage_log_interval
+    database = await open_database(settings)
+    delivery = DeliveryRuntime(database, settings)
     try:
         await delivery.start()
         log.info(
@@ -119,4 +128,4 @@ async def run_worker_process(settings: Settings, status_port: int | None = None)
         log.info("stopping: finishing the attempts in flight")
         await delivery.stop()
     finally:
-        await engine.dispose()
+        await database.engine.dispose()

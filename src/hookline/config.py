@@ -42,8 +42,35 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
-        description="`sqlite:///PATH` or `postgresql://user:pass@host:port/db`",
+        description="`sqlite:///PATH` or `postgresql://user:pass@host:port/db`; for failover "
+        "several hosts: `postgresql://user:pass@h1:5432,h2:5432/db?target_session_attrs=read-write`",
     )
+    database_pooler: Literal["auto", "none", "pgbouncer"] = Field(
+        "auto",
+        description="`pgbouncer`: a pooler in transaction mode stands in front of "
+        "PostgreSQL, so no prepared statement may outlive a transaction; `none`: a direct "
+        "connection; `auto`: find out at start (a pooler answers with a backend key that is "
+        "not its server's)",
+    )
+    direct_database_url: str | None = Field(
+        None,
+        description="behind a pooler: a direct `postgresql://` URL for LISTEN/NOTIFY "
+        "wake-ups and migrations; without it workers poll every `HOOKLINE_POLL_INTERVAL` "
+        "and migrations go through the pooler",
+    )
+    database_timeout: float = Field(
+        5.0, gt=0,
+        description="seconds to wait to connect, or for a free pooled connection, before "
+        "answering 503",
+    )  # fmt: skip
+    readiness_timeout: float = Field(
+        2.0, gt=0, description="seconds `/readyz` waits for the database before answering 503"
+    )
+    outage_log_interval: float = Field(
+        30.0, gt=0,
+        description="while the database is unavailable, seconds between reminders in the "
+        "log, each with a count of what failed meanwhile",
+    )  # fmt: skip
     allow_private_urls: bool = Field(
         False,
         description="allow loopback and private destinations (local development, demos, tests)",
@@ -113,7 +140,12 @@ class Settings(BaseSettings):
     def _schedule_from_text(cls, value: Any) -> Any:
         return parse_retry_schedule(value) if isinstance(value, str) else value
 
-    @field_validator("log_level", "log_format", mode="before")
+    @field_validator("direct_database_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("log_level", "log_format", "database_pooler", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -158,7 +190,7 @@ def _describe(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         given = error.get("input")
         # The database URL may hold a password: never repeat it.
-        secret = name == f"{ENV_PREFIX}DATABASE_URL"
+        secret = name in {f"{ENV_PREFIX}DATABASE_URL", f"{ENV_PREFIX}DIRECT_DATABASE_URL"}
         shown = f" (given {given!r})" if isinstance(given, str) and name and not secret else ""
         problems.append(f"{name}: {message}{shown}" if name else message)
     return "; ".join(problems)

@@ -4,7 +4,7 @@ installation."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PUBLISHED = Counter(
     "hookline_events_published", "Events accepted through the API", ["event_type"]
@@ -24,6 +24,14 @@ DELIVERY_LATENCY = Histogram(
 )
 CLAIMS = Counter("hookline_worker_claims", "Claim queries run by this process's worker")
 CLAIMED = Counter("hookline_worker_claimed_deliveries", "Deliveries claimed by this worker")
+DATABASE_UNAVAILABLE = Gauge(
+    "hookline_database_unavailable", "1 while this process finds the database unavailable"
+)
+DATABASE_FAULTS = Counter(
+    "hookline_database_faults",
+    "Operations that failed because the database was unavailable, by kind of fault",
+    ["kind"],
+)
 
 
 def status_class(status_code: int | None) -> str:

@@ -1,5 +1,5 @@
-"""`hookline healthcheck`, the containers' health check: the API's /healthz, and a
-worker's /healthz and /metrics on its --metrics-port."""
+"""`hookline healthcheck`, the containers' health check: the API's /healthz and /readyz,
+and a worker's /healthz, /readyz and /metrics on its --metrics-port."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ def api_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HooklineServe
 
 
 def test_api_healthcheck(api_only: HooklineServer) -> None:
-    healthy = healthcheck("--url", f"{api_only.base_url}/healthz")
-    assert healthy.returncode == 0, healthy.stderr
-    assert "healthy" in healthy.stdout
+    for path in ("/healthz", "/readyz"):
+        healthy = healthcheck("--url", f"{api_only.base_url}{path}")
+        assert healthy.returncode == 0, healthy.stderr
+        assert "healthy" in healthy.stdout
+    assert httpx.get(f"{api_only.base_url}/readyz").json() == {"status": "ready"}
 
     nobody = f"http://127.0.0.1:{free_port()}/healthz"
     refused = healthcheck("--url", nobody, "--timeout", "2")
@@ -55,6 +57,7 @@ def test_worker_serves_healthz_and_metrics(
         what=lambda: f"the worker's /healthz:\n{worker.log()}",
     )
     assert httpx.get(url).json() == {"status": "ok"}
+    assert httpx.get(f"http://127.0.0.1:{port}/readyz").json() == {"status": "ready"}
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics")
     assert metrics.status_code == 200
     assert "hookline_attempts_total" in metrics.text

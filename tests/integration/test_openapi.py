@@ -20,8 +20,8 @@ PATHS = {
     "/api/webhook/secret/{webhook_id}", "/api/webhook/rotate-secret/{webhook_id}",
     "/api/webhook/test/{webhook_id}", "/api/webhook/deliveries/{webhook_id}",
     "/api/webhook/redeliver/{delivery_id}", "/api/webhook/recover/{webhook_id}",
-    "/api/events", "/api/events/{event_id}", "/api/event-types", "/healthz", "/metrics",
-    "/api/admin/workspaces", "/api/admin/workspaces/{name}/keys",
+    "/api/events", "/api/events/{event_id}", "/api/event-types", "/healthz", "/readyz",
+    "/metrics", "/api/admin/workspaces", "/api/admin/workspaces/{name}/keys",
     "/api/admin/keys/{key_id}/revoke", "/api/admin/workspaces/{name}/portal-link",
 }  # fmt: skip
 

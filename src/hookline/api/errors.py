@@ -12,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hookline.domain.inputs import MalformedJson
@@ -114,12 +113,6 @@ def to_hookline_error(request: Request, exc: Exception) -> HooklineError:
     if isinstance(exc, StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "internal_error")
         return HooklineError(str(exc.detail), code=code, status=exc.status_code)
-    if isinstance(exc, DBAPIError):
-        # Not the client's fault and usually passing (a restart, a failover): say so,
-        # and when to come back, rather than a bare 500.
-        log.error("database error on %s %s: %s", request.method, request.url.path,
-                  type(exc.orig).__name__ if exc.orig else type(exc).__name__)  # fmt: skip
-        return Unavailable("the database is unavailable; try again shortly")
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return HooklineError("internal error")
 
@@ -143,7 +136,6 @@ def install_error_handlers(app: FastAPI, dashboard: tuple[str, ErrorRenderer]) -
         RequestValidationError,
         MalformedJson,
         StarletteHTTPException,
-        DBAPIError,
         Exception,
     ):
         app.add_exception_handler(kind, handle)

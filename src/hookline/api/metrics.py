@@ -6,14 +6,19 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hookline.api.deps import ServicesDep
+from hookline.errors import Unavailable
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
-    """This process's counters, and the installation's backlog read from the database."""
-    backlog = await services.operations.backlog()
+    """This process's counters, and the installation's backlog read from the database
+    (left out while the database is unavailable: the counters still tell of the outage)."""
+    try:
+        backlog = await services.operations.backlog()
+    except Unavailable:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
     gauges = [
         ("hookline_deliveries_pending", "Deliveries not yet finished", backlog.pending),
         ("hookline_deliveries_due", "Pending deliveries due now", backlog.due),

@@ -195,9 +195,7 @@ async def all_webhooks(
     services: ServicesDep,
     principal: Integrator,
     posting_id: str | None = None,
-    event_type: Annotated[
-        str | None, Query(json_schema_extra={"enum": SUBSCRIBABLE_TYPES})
-    ] = None,
+    event_type: Annotated[str | None, Query(json_schema_extra={"enum": SUBSCRIBABLE_TYPES})] = None,
 ) -> list[WebhookOut]:
     found = await services.webhooks.list(principal, posting_id, event_type)
     return [WebhookOut.of(w) for w in found]

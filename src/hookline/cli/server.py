@@ -69,7 +69,7 @@ def serve(host: str, port: int, no_migrate: bool, no_worker: bool) -> None:
 @click.option(
     "--metrics-port",
     type=int,
-    help="Serve this worker's /metrics (Prometheus) and /healthz on 127.0.0.1:PORT.",
+    help="Serve this worker's /metrics (Prometheus), /healthz and /readyz on 127.0.0.1:PORT.",
 )
 def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (any number of them on PostgreSQL)."""
@@ -95,7 +95,8 @@ def worker(concurrency: int | None, no_migrate: bool, metrics_port: int | None) 
     "--url",
     default="http://127.0.0.1:8000/healthz",
     show_default=True,
-    help="The /healthz to ask: the API's, or a worker's on its --metrics-port.",
+    help="What to ask: /healthz (liveness) or /readyz (readiness), the API's or a worker's "
+    "on its --metrics-port.",
 )
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait for the answer.")
 def healthcheck(url: str, timeout: float) -> None:

@@ -10,6 +10,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline.store.faults import note_failure
 from hookline.store.retention import purge_batch
 
 log = logging.getLogger("hookline.retention")
@@ -51,6 +52,6 @@ class RetentionPurger:
                 events, attempts = await self.purge_once()
                 if events or attempts:
                     log.info("purged %d events and %d attempts past retention", events, attempts)
-            except Exception:
-                log.exception("retention purge failed; trying again later")
+            except Exception as exc:
+                note_failure("purging past retention (tried again later)", exc, log)
             await asyncio.sleep(self._interval)

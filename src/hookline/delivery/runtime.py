@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from hookline.config import Settings
 from hookline.delivery.retention import RetentionPurger
 from hookline.delivery.worker import DeliveryWorker
-from hookline.store.database import async_url, is_sqlite
+from hookline.store.database import Database, async_url, is_sqlite
 from hookline.store.notify import WorkListener
 from hookline.store.queue import release_claims
 from hookline.store.sqlite_lock import SingleWorkerLock
@@ -20,13 +18,22 @@ log = logging.getLogger("hookline")
 
 
 class DeliveryRuntime:
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        engine = database.engine
         self._engine = engine
         self._settings = settings
         self._worker = DeliveryWorker(engine, settings)
         url = async_url(settings.database_url)
         self._lock = SingleWorkerLock(url.database or "") if is_sqlite(url) else None
-        self._listener = None if is_sqlite(url) else WorkListener(settings.database_url, self.wake)
+        self._listener = None
+        if database.listen_url is not None:
+            self._listener = WorkListener(database.listen_url, self.wake, settings.database_timeout)
+        elif not is_sqlite(url):
+            log.info(
+                "no LISTEN behind a pooler without HOOKLINE_DIRECT_DATABASE_URL: the worker "
+                "polls every %g s",
+                settings.poll_interval,
+            )
         self._purger = RetentionPurger(engine, settings.retention_days, settings.purge_interval)
 
     def wake(self) -> None:

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hookline import metrics
+from hookline import metrics, outage
 from hookline.config import Settings
 from hookline.delivery.retry import honour_retry_after, retry_delay
 from hookline.delivery.sender import Sender, SendResult
@@ -24,6 +24,7 @@ from hookline.domain.attempts import (
     storable_text,
 )
 from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.faults import note_failure
 from hookline.store.queue import (
     ClaimedDelivery,
     DataProblem,
@@ -129,8 +130,8 @@ class DeliveryWorker:
         await self._outcomes.join()
         try:
             released = await release_claims(self._engine, self._unsent)
-        except Exception:
-            log.exception("releasing unsent claims failed; their leases will expire")
+        except Exception as exc:
+            note_failure("releasing unsent claims (their leases will expire)", exc, log)
         else:
             if released:
                 log.info("released %d claimed deliveries not yet sent", released)
@@ -168,10 +169,11 @@ class DeliveryWorker:
                     settings.endpoint_concurrency,
                     busy,
                 )
-            except Exception:
-                log.exception("claiming deliveries failed; retrying")
+            except Exception as exc:
+                note_failure("claiming deliveries", exc, log)
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
                 continue
+            outage.database.succeeded("claiming deliveries")
             metrics.CLAIMS.inc()
             metrics.CLAIMED.inc(len(claimed))
             for delivery in claimed:
@@ -187,8 +189,8 @@ class DeliveryWorker:
         timeout = self._settings.poll_interval
         try:
             due = await next_due_at(self._engine)
-        except Exception:
-            log.exception("reading the next due time failed")
+        except Exception as exc:
+            note_failure("reading the next due time", exc, log)
             due = None
         if due is not None:
             timeout = min(timeout, max(due - time.time(), 0.0))
@@ -275,11 +277,12 @@ class DeliveryWorker:
         while True:
             try:
                 await record_outcomes(self._engine, batch, self._health(batch))
+                outage.database.succeeded("recording outcomes")
                 return
             except DataProblem:
                 break
-            except Exception:
-                log.exception("recording %d outcomes failed; retrying", len(batch))
+            except Exception as exc:
+                note_failure("recording outcomes", exc, log)
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
         if len(batch) > 1:
             middle = len(batch) // 2

@@ -8,6 +8,7 @@ from hookline.domain.inputs import check_text
 from hookline.domain.keys import Permission, Principal
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.errors import Conflict, NotFound
+from hookline.service.store_calls import StoreService
 from hookline.service.wakeup import Wakeup
 from hookline.service.webhooks import WebhookService
 from hookline.store import delivery_log
@@ -16,7 +17,7 @@ from hookline.store.delivery_log import MAX_PAGE_SIZE, DeliveryPage
 __all__ = ["MAX_PAGE_SIZE", "DeliveryLogService"]
 
 
-class DeliveryLogService:
+class DeliveryLogService(StoreService):
     def __init__(self, engine: AsyncEngine, webhooks: WebhookService, wake: Wakeup) -> None:
         self._engine = engine
         self._webhooks = webhooks

@@ -17,6 +17,7 @@ from hookline.domain.events import (
 from hookline.domain.inputs import MAX_ID_LENGTH, check_json, check_text
 from hookline.domain.keys import Permission, Principal
 from hookline.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hookline.service.store_calls import StoreService
 from hookline.service.wakeup import Wakeup
 from hookline.store import events as event_store
 from hookline.store import keys as key_store
@@ -26,7 +27,7 @@ from hookline.store.group_commit import PublishBatcher
 SEARCH_LIMIT = 50
 
 
-class EventService:
+class EventService(StoreService):
     def __init__(self, engine: AsyncEngine, wake: Wakeup) -> None:
         self._engine = engine
         self._wake = wake

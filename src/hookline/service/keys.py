@@ -6,10 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.keys import Principal
 from hookline.errors import Unauthorized
+from hookline.service.store_calls import StoreService
 from hookline.store import keys as key_store
 
 
-class KeyService:
+class KeyService(StoreService):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 

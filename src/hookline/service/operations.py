@@ -1,4 +1,4 @@
-"""What operators and their monitoring read: liveness and the installation's backlog."""
+"""What operators and their monitoring read: readiness and the installation's backlog."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hookline.store.database import ping
+from hookline.errors import Unavailable
+from hookline.service.store_calls import StoreService
+from hookline.store.database import readiness_problem
 from hookline.store.queue import backlog
 
 
@@ -18,16 +20,18 @@ class Backlog:
     oldest_due_age_seconds: float
 
 
-class OperationsService:
-    def __init__(self, engine: AsyncEngine) -> None:
+class OperationsService(StoreService):
+    def __init__(self, engine: AsyncEngine, readiness_timeout: float) -> None:
         self._engine = engine
+        self._readiness_timeout = readiness_timeout
 
-    async def database_answers(self) -> bool:
-        try:
-            await ping(self._engine)
-        except Exception:
-            return False
-        return True
+    async def check_ready(self) -> None:
+        """Returns when the database answers a trivial query within the readiness timeout
+        and takes writes (on SQLite: a real write, so a full disk shows); else
+        Unavailable, saying why not."""
+        problem = await readiness_problem(self._engine, self._readiness_timeout)
+        if problem is not None:
+            raise Unavailable(problem)
 
     async def backlog(self) -> Backlog:
         """Installation-wide: pending deliveries, how many are due, the oldest's wait."""

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hookline.domain.keys import Permission, Principal, Role
 from hookline.errors import Unauthorized
 from hookline.service.keys import KeyService
+from hookline.service.store_calls import StoreService
 from hookline.store import keys as key_store
 from hookline.store import ui_sessions
 from hookline.store.ui_sessions import SESSION_SECONDS, UiSession
@@ -14,7 +15,7 @@ from hookline.store.ui_sessions import SESSION_SECONDS, UiSession
 __all__ = ["SESSION_SECONDS", "SessionService", "UiSession"]
 
 
-class SessionService:
+class SessionService(StoreService):
     def __init__(self, engine: AsyncEngine, keys: KeyService) -> None:
         self._engine = engine
         self._keys = keys

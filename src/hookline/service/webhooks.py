@@ -21,6 +21,7 @@ from hookline.domain.inputs import check_id, check_text, normalize_url
 from hookline.domain.keys import Permission, Principal
 from hookline.domain.webhooks import HttpMethod, Ordering
 from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.service.store_calls import StoreService
 from hookline.service.wakeup import Wakeup
 from hookline.store import delivery_log
 from hookline.store import events as event_store
@@ -58,7 +59,7 @@ def _subscribed_type(value: str) -> str:
     return value if value == WILDCARD else _choice(EventType, "event_type", value).value
 
 
-class WebhookService:
+class WebhookService(StoreService):
     def __init__(self, engine: AsyncEngine, settings: Settings, wake: Wakeup) -> None:
         self._engine = engine
         self._settings = settings

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hookline.domain.inputs import MAX_ID_LENGTH, check_text, check_workspace_name
 from hookline.domain.keys import INSTALLATION_WIDE_ROLES, Permission, Principal, Role
 from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.service.store_calls import StoreService
 from hookline.store import keys as key_store
 from hookline.store import webhooks as webhook_store
 from hookline.store.keys import ApiKeyInfo, CreatedKey, Workspace, WorkspaceSummary
@@ -32,7 +33,7 @@ class PortalLink:
     expires_at: float
 
 
-class WorkspaceService:
+class WorkspaceService(StoreService):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 

@@ -1,30 +1,47 @@
-"""Engine creation for the two backends: embedded SQLite and PostgreSQL."""
+"""Engine creation for the two backends: embedded SQLite and PostgreSQL, the latter
+directly or behind a connection pooler (PgBouncer in transaction mode), on one host or
+several (failover)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 import sqlite3
 import types
+from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DataError, IntegrityError
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hookline.config import SettingsError
+from hookline.config import Settings, SettingsError
+from hookline.store.faults import database_fault
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_PORT = 5432
+# postgresql://user:password@host1:port1,host2:port2/database?… (libpq's multi-host form)
+MULTI_HOST = re.compile(
+    r"^(?P<scheme>[^:/]+)://(?:(?P<userinfo>[^@/]*)@)?(?P<hosts>[^/?]*,[^/?]*)(?P<rest>[/?].*)?$"
+)
+log = logging.getLogger("hookline.database")
 
 
 def async_url(database_url: str) -> URL:
-    """Map ``sqlite:///…`` and ``postgresql://…`` onto their async drivers."""
+    """Map ``sqlite:///…`` and ``postgresql://…`` onto their async drivers; libpq's
+    multi-host form (``postgresql://h1:5432,h2:5432/db?target_session_attrs=read-write``)
+    onto SQLAlchemy's (``?host=h1:5432&host=h2:5432``)."""
     try:
-        url = make_url(database_url)
-    except ArgumentError:
+        url = make_url(_hosts_as_query(database_url))
+    except (ArgumentError, ValueError):
         raise SettingsError(
             "HOOKLINE_DATABASE_URL must look like sqlite:///PATH or "
             "postgresql://user:password@host:port/database"
@@ -35,6 +52,28 @@ def async_url(database_url: str) -> URL:
             f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {backend}://"
         )
     return url.set(drivername=ASYNC_DRIVERS[backend])
+
+
+def _hosts_as_query(database_url: str) -> str:
+    match = MULTI_HOST.match(database_url)
+    if match is None:
+        return database_url
+    hosts = []
+    for host in match["hosts"].split(","):
+        if not host:
+            raise SettingsError("HOOKLINE_DATABASE_URL lists an empty host")
+        has_port = host.rsplit("]", 1)[-1].count(":") == 1
+        hosts.append(host if has_port else f"{host}:{DEFAULT_PORT}")
+    path, _, query = (match["rest"] or "/").partition("?")
+    userinfo = f"{match['userinfo']}@" if match["userinfo"] is not None else ""
+    params = "&".join([*(f"host={host}" for host in hosts), *([query] if query else [])])
+    return f"{match['scheme']}://{userinfo}{path}?{params}"
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The URL as asyncpg's own connect() takes it (it reads libpq's multi-host form and
+    ``target_session_attrs`` itself): without SQLAlchemy's ``+driver``."""
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", database_url)
 
 
 def is_sqlite(url: URL) -> bool:
@@ -83,7 +122,12 @@ def _inline_sqlite_dbapi() -> AsyncAdapt_aiosqlite_dbapi:
     return AsyncAdapt_aiosqlite_dbapi(module, sqlite3)
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, behind_pooler: bool = False, timeout: float = DEFAULT_TIMEOUT
+) -> AsyncEngine:
+    """An engine whose waits for a connection (connecting, or a free one in the pool) end
+    after ``timeout`` seconds. ``behind_pooler``: PgBouncer in transaction mode hands each
+    transaction to any server connection, so no prepared statement may outlive one."""
     url = async_url(database_url)
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
@@ -91,35 +135,138 @@ def create_engine(database_url: str) -> AsyncEngine:
         # One connection: in one process, SQLite serialises writes anyway, and a second
         # connection would only meet the first's lock and back off.
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, module=_inline_sqlite_dbapi()
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=timeout,
+            module=_inline_sqlite_dbapi(),
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {"timeout": timeout}
+    if behind_pooler:
+        # Neither asyncpg's statement cache nor SQLAlchemy's, and every statement the
+        # unnamed one, which the next statement replaces: SQLAlchemy runs each inside a
+        # transaction, which keeps it on one server connection from Parse to Execute.
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unnamed_statement,
+        }
+    engine = create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args=connect_args,
+    )
+    event.listen(engine.sync_engine, "handle_error", _read_only_drops_the_pool)
+    return engine
 
 
-async def ping(engine: AsyncEngine) -> None:
-    """A trivial query; raises when the database does not answer."""
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+def _unnamed_statement() -> str:
+    return ""
 
 
-# SQLSTATE classes of a statement refused for what it holds: 22 data exception (NUL in
-# text, a value out of range), 23 integrity constraint. Retrying such a statement fails
-# the same way; anything else (a lost connection, a read-only server) may pass later.
-DATA_SQLSTATE_CLASSES = ("22", "23")
+def _read_only_drops_the_pool(context: ExceptionContext) -> None:
+    """A read-only answer from what was the primary (default_transaction_read_only, or a
+    standby after a failover): treat it as a lost connection, so that the whole pool is
+    replaced and new connections look for the writable host again
+    (``target_session_attrs=read-write`` in a multi-host URL)."""
+    fault = database_fault(context.original_exception)
+    if fault is not None and fault.kind == "read_only":
+        context.is_disconnect = True
 
 
-def is_data_problem(exc: BaseException) -> bool:
-    """Whether the database refused a statement for its data rather than being unable
-    to run it now. asyncpg's errors reach SQLAlchemy as generic DBAPIErrors, so the
-    SQLSTATE decides, wherever in the chain it is."""
-    if isinstance(exc, UnicodeError | DataError | IntegrityError):
-        return True
-    cause: BaseException | None = exc
-    while cause is not None:
-        sqlstate = getattr(cause, "sqlstate", None)
-        if isinstance(sqlstate, str):
-            return sqlstate[:2] in DATA_SQLSTATE_CLASSES
-        cause = getattr(cause, "orig", None) or cause.__cause__
-    return False
+async def pooler_in_front(database_url: str, connect_timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether a pooler answers at ``database_url``: PgBouncer gives each client a backend
+    key of its own making, so the process id it announces is not the server's."""
+    connection = await asyncpg.connect(
+        asyncpg_dsn(database_url), timeout=connect_timeout, statement_cache_size=0
+    )
+    try:
+        async with connection.transaction():  # one server connection for both steps
+            backend_pid = await connection.fetchval("SELECT pg_backend_pid()")
+        return backend_pid != connection.get_server_pid()
+    finally:
+        await connection.close(timeout=connect_timeout)
+
+
+async def resolve_pooler(database_url: str, pooler: str, connect_timeout: float) -> bool:
+    """Whether to treat ``database_url`` as behind a pooler: as configured
+    (``pgbouncer``/``none``), or, for ``auto``, as found out now."""
+    if pooler != "auto" or is_sqlite(async_url(database_url)):
+        return pooler == "pgbouncer"
+    try:
+        found = await pooler_in_front(database_url, connect_timeout)
+    except Exception as exc:
+        fault = database_fault(exc)
+        if fault is None:
+            raise
+        log.warning(
+            "could not ask the database whether a pooler stands in front of it (%s); "
+            "assuming a direct connection: set HOOKLINE_DATABASE_POOLER=pgbouncer if one does",
+            fault.cause,
+        )
+        return False
+    if found:
+        log.info(
+            "a connection pooler answers at HOOKLINE_DATABASE_URL: no prepared statement "
+            "outlives a transaction (HOOKLINE_DATABASE_POOLER=pgbouncer, found out at start)"
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    # Where the worker LISTENs for wake-ups; None: it polls (SQLite wakes in memory).
+    listen_url: str | None
+
+
+async def open_database(settings: Settings) -> Database:
+    """The engine for ``settings``, and where LISTEN can go: never through a pooler in
+    transaction mode (it would hold no session), so to HOOKLINE_DIRECT_DATABASE_URL."""
+    if is_sqlite(async_url(settings.database_url)):
+        return Database(
+            create_engine(settings.database_url, timeout=settings.database_timeout), None
+        )
+    behind_pooler = await resolve_pooler(
+        settings.database_url, settings.database_pooler, settings.database_timeout
+    )
+    engine = create_engine(
+        settings.database_url, behind_pooler=behind_pooler, timeout=settings.database_timeout
+    )
+    listen_url = settings.direct_database_url or (None if behind_pooler else settings.database_url)
+    return Database(engine, listen_url)
+
+
+async def accepts_writes(engine: AsyncEngine) -> bool:
+    """Whether the database answers and takes writes. PostgreSQL: whether a new
+    transaction would be read-write (false on a standby and under
+    default_transaction_read_only). SQLite: by writing (the header's user_version, which
+    Hookline does not use, rewritten with its own value), which fails on a full disk."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            version = int(await conn.scalar(text("PRAGMA user_version")) or 0)
+            await conn.execute(text(f"PRAGMA user_version = {version}"))
+            return True
+        read_only = await conn.scalar(text("SELECT current_setting('transaction_read_only')"))
+        return read_only == "off"
+
+
+async def readiness_problem(engine: AsyncEngine, within: float) -> str | None:
+    """None when the database answers a trivial query within ``within`` seconds and
+    takes writes; else why not, in words fit for an unauthenticated caller."""
+    try:
+        async with asyncio.timeout(within):
+            writable = await accepts_writes(engine)
+    except Exception as exc:
+        fault = database_fault(exc)
+        if fault is None:
+            raise
+        if fault.kind == "timeout":
+            return f"the database did not answer within {within:g} s"
+        return fault.summary
+    return None if writable else "the database is read-only"

@@ -13,6 +13,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.store.events import NewEvent, Published, publish, publish_batch
+from hookline.store.faults import database_fault
 
 log = logging.getLogger("hookline.store")
 MAX_BATCH = 256
@@ -48,7 +49,14 @@ class PublishBatcher:
                 batch.append(self._queue.get_nowait())
             try:
                 results = await publish_batch(self._engine, [event for event, _ in batch])
-            except Exception:
+            except Exception as exc:
+                if database_fault(exc) is not None:
+                    # The database, not an event: one by one would fail the same way. Each
+                    # caller gets the fault, and the service layer says it once.
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
                 log.exception("a batch of %d publishes failed; writing them one by one", len(batch))
                 await self._one_by_one(batch)
                 continue

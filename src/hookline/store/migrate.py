@@ -7,9 +7,16 @@ from importlib import resources
 from alembic import command
 from alembic.config import Config
 
+from hookline.store.database import DEFAULT_TIMEOUT
 
-def alembic_config(database_url: str) -> Config:
+
+def alembic_config(
+    database_url: str, pooler: str = "auto", connect_timeout: float = DEFAULT_TIMEOUT
+) -> Config:
     config = Config()
+    # What env.py needs to build the engine as the application does (pooler or not).
+    config.attributes["pooler"] = pooler
+    config.attributes["connect_timeout"] = connect_timeout
     config.set_main_option(
         "script_location", str(resources.files("hookline.store").joinpath("migrations"))
     )
@@ -18,6 +25,10 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_to_head(database_url: str) -> None:
-    """Bring the schema up to date. Synchronous: call it before the event loop starts."""
-    command.upgrade(alembic_config(database_url), "head")
+def upgrade_to_head(
+    database_url: str, pooler: str = "auto", connect_timeout: float = DEFAULT_TIMEOUT
+) -> None:
+    """Bring the schema up to date. Synchronous: call it before the event loop starts.
+    ``pooler`` as HOOKLINE_DATABASE_POOLER: behind PgBouncer in transaction mode the
+    migrations still run, each in one transaction, without prepared statements."""
+    command.upgrade(alembic_config(database_url, pooler, connect_timeout), "head")

@@ -1,6 +1,8 @@
 """Cross-process wake-ups on PostgreSQL: NOTIFY when deliveries become due, LISTEN in workers.
 
 SQLite runs a single process, which wakes its worker in memory; there this is a no-op.
+LISTEN needs a session of its own, which a pooler in transaction mode does not give: behind
+one it goes to HOOKLINE_DIRECT_DATABASE_URL, or the worker only polls.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from collections.abc import Callable
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookline import outage
+from hookline.store.database import asyncpg_dsn
+from hookline.store.faults import note_failure
 
 CHANNEL = "hookline_deliveries"
 RECONNECT_SECONDS = 1.0
+# How often the LISTEN connection makes sure its server is still there and writable: after
+# a failover NOTIFY comes from the new primary, and a LISTEN on the old one hears nothing.
+CHECK_SECONDS = 5.0
+WHAT = "listening for new work"
+LISTEN_APPLICATION_NAME = "hookline-listen"  # how operators find it in pg_stat_activity
 log = logging.getLogger("hookline.notify")
 
 
@@ -28,12 +38,14 @@ async def notify_new_work(conn: AsyncConnection) -> None:
 
 class WorkListener:
     """Keeps a LISTEN connection open and calls ``on_notify`` for each notification,
-    reconnecting after a loss; the worker's polling covers the gaps."""
+    reconnecting after a loss or a failover; the worker's polling covers the gaps."""
 
-    def __init__(self, database_url: str, on_notify: Callable[[], None]) -> None:
-        url = make_url(database_url).set(drivername="postgresql")
-        self._dsn = url.render_as_string(hide_password=False)
+    def __init__(
+        self, listen_url: str, on_notify: Callable[[], None], connect_timeout: float
+    ) -> None:
+        self._dsn = asyncpg_dsn(listen_url)
         self._on_notify = on_notify
+        self._connect_timeout = connect_timeout
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -49,17 +61,38 @@ class WorkListener:
         while True:
             connection = None
             try:
-                connection = await asyncpg.connect(self._dsn)
+                connection = await asyncpg.connect(
+                    self._dsn,
+                    timeout=self._connect_timeout,
+                    server_settings={"application_name": LISTEN_APPLICATION_NAME},
+                )
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, lambda *_args: self._on_notify())
                 log.info("LISTEN %s: woken as deliveries become due", CHANNEL)
+                outage.database.succeeded(WHAT)
                 self._on_notify()  # catch up on anything that became due while deaf
-                await lost.wait()
-                log.warning("LISTEN connection lost; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("LISTEN connection failed (%s); polling meanwhile", exc)
+                await self._watch(connection, lost)
+            except Exception as exc:
+                note_failure(WHAT, exc, log)
             finally:
                 if connection is not None and not connection.is_closed():
-                    await connection.close()
+                    connection.terminate()
             await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Return when the connection is lost or its server is no longer writable (the
+        reconnection says why, if the database is down); raise if it does not answer."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), CHECK_SECONDS)
+            if lost.is_set():
+                log.debug("the LISTEN connection was closed; reconnecting")
+                return
+            read_only = await connection.fetchval(
+                "SELECT current_setting('transaction_read_only')", timeout=CHECK_SECONDS
+            )
+            if read_only != "off":
+                log.debug("the LISTEN connection's server is read-only; reconnecting")
+                return
+            outage.database.succeeded(WHAT)

@@ -17,8 +17,8 @@ from hookline.domain import operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus
-from hookline.store.database import is_data_problem
 from hookline.store.events import publish_operational
+from hookline.store.faults import is_data_problem
 from hookline.store.schema import attempts, deliveries, events, webhooks
 from hookline.store.webhooks import cancel_pending
 

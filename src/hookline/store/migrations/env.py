@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from hookline.store.database import create_engine
+from hookline.store.database import DEFAULT_TIMEOUT, create_engine, resolve_pooler
 from hookline.store.schema import metadata
 
 config = context.config
@@ -31,7 +31,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url") or ""
+    timeout = config.attributes.get("connect_timeout", DEFAULT_TIMEOUT)
+    behind_pooler = await resolve_pooler(url, config.attributes.get("pooler", "auto"), timeout)
+    engine = create_engine(url, behind_pooler=behind_pooler, timeout=timeout)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
