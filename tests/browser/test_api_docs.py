@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Route, expect
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.server import HooklineServer
 
 
@@ -21,16 +20,6 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HooklineSe
     running = HooklineServer(tmp_path_factory.mktemp("docs")).start()
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 class Offline:

@@ -10,26 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import seed_example
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer
 from tests.support.workspace import Workspace
 
 # Set HOOKLINE_SCREENSHOTS=docs/screenshots to refresh the README's pictures.
 SCREENSHOTS = os.environ.get("HOOKLINE_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
