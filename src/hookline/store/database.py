@@ -193,16 +193,20 @@ async def pooler_in_front(database_url: str, connect_timeout: float = DEFAULT_TI
         await connection.close(timeout=connect_timeout)
 
 
-async def resolve_pooler(database_url: str, pooler: str, connect_timeout: float) -> bool:
+async def resolve_pooler(
+    database_url: str, pooler: str, connect_timeout: float, unreachable_is_fatal: bool = False
+) -> bool:
     """Whether to treat ``database_url`` as behind a pooler: as configured
-    (``pgbouncer``/``none``), or, for ``auto``, as found out now."""
+    (``pgbouncer``/``none``), or, for ``auto``, as found out now. A database that cannot
+    be asked is taken as a direct connection, or, with ``unreachable_is_fatal`` (when the
+    very next step needs it, as a migration does), is the caller's error to report."""
     if pooler != "auto" or is_sqlite(async_url(database_url)):
         return pooler == "pgbouncer"
     try:
         found = await pooler_in_front(database_url, connect_timeout)
     except Exception as exc:
         fault = database_fault(exc)
-        if fault is None:
+        if fault is None or unreachable_is_fatal:
             raise
         log.warning(
             "could not ask the database whether a pooler stands in front of it (%s); "

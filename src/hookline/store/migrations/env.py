@@ -33,7 +33,8 @@ def _run(connection: Connection) -> None:
 async def _run_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
     timeout = config.attributes.get("connect_timeout", DEFAULT_TIMEOUT)
-    behind_pooler = await resolve_pooler(url, config.attributes.get("pooler", "auto"), timeout)
+    pooler = config.attributes.get("pooler", "auto")
+    behind_pooler = await resolve_pooler(url, pooler, timeout, unreachable_is_fatal=True)
     engine = create_engine(url, behind_pooler=behind_pooler, timeout=timeout)
     try:
         async with engine.connect() as connection:
