@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
+
+
+# Pages wait on live deliveries: give a busy 2-core machine room before failing.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
