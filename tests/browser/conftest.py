@@ -9,7 +9,6 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
-
 # Pages wait on live deliveries: give a busy 2-core machine room before failing.
 expect.set_options(timeout=15_000)
 
