@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
@@ -32,9 +32,8 @@ class DataProblem(Exception):
     retrying the same batch would fail the same way."""
 
 
-@dataclass(frozen=True)
-class ClaimedDelivery:
-    """Everything the sender needs for one attempt."""
+class ClaimedDelivery(NamedTuple):
+    """Everything the sender needs for one attempt: a claimed row, kept as a tuple."""
 
     delivery_id: str
     attempt_count: int
@@ -133,7 +132,7 @@ async def claim_due(
         if not ids:
             return []
         rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
-    return [ClaimedDelivery(*row) for row in rows]
+    return list(map(ClaimedDelivery._make, rows))
 
 
 async def record_outcomes(
