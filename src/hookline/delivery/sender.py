@@ -288,8 +288,12 @@ class Sender:
         try:
             request = build_request(delivery, started_at)
             host = destination(delivery.url).host
-            async with asyncio.timeout(self._timeout):  # resolving is within the total time
-                client = await self._client_for(host)
+            pin = self._pins.get(host)
+            if pin is not None and pin.expires_at > time.monotonic():
+                client = pin.client
+            else:
+                async with asyncio.timeout(self._timeout):  # resolving is within the total
+                    client = await self._client_for(host)
             # No read-ahead: the reply is read below, capped; the status comes as soon as
             # the head has arrived, whatever the body does after.
             builder = (

@@ -170,13 +170,16 @@ async def record_outcomes(
     ]
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(attempts).values(attempt_rows))
+            # executemany of one statement, compiled once: a multi-row VALUES would be
+            # compiled anew for every batch, which cost more than writing the rows.
+            await conn.execute(INSERT_ATTEMPT, attempt_rows)
             await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
             await _apply_health(conn, health, now)
     except (DataError, IntegrityError, UnicodeError) as exc:
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
 
 
+INSERT_ATTEMPT = insert(attempts)
 SET_STATE = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), IS_PENDING)
