@@ -42,7 +42,7 @@ class Services:
     @classmethod
     def build(cls, engine: AsyncEngine, settings: Settings) -> Services:
         wake = Wakeup()
-        keys = KeyService(engine)
+        keys = KeyService(engine, settings.database_url)
         webhooks = WebhookService(engine, settings, wake)
         return cls(
             settings=settings,
@@ -63,6 +63,7 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
     engine = create_engine(settings.database_url)
     services = Services.build(engine, settings)
     services.events.start()
+    services.keys.start()
     delivery: DeliveryRuntime | None = None
     try:
         if run_worker:
@@ -72,6 +73,7 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
         yield services
     finally:
         await services.events.stop()
+        await services.keys.stop()
         if delivery is not None:
             await delivery.stop()
         await engine.dispose()

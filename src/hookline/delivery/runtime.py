@@ -12,7 +12,7 @@ from hookline.config import Settings
 from hookline.delivery.retention import RetentionPurger
 from hookline.delivery.worker import DeliveryWorker
 from hookline.store.database import async_url, is_sqlite
-from hookline.store.notify import WorkListener
+from hookline.store.notify import Listener
 from hookline.store.queue import release_claims
 from hookline.store.sqlite_lock import SingleWorkerLock
 
@@ -26,7 +26,7 @@ class DeliveryRuntime:
         self._worker = DeliveryWorker(engine, settings)
         url = async_url(settings.database_url)
         self._lock = SingleWorkerLock(url.database or "") if is_sqlite(url) else None
-        self._listener = None if is_sqlite(url) else WorkListener(settings.database_url, self.wake)
+        self._listener = None if is_sqlite(url) else Listener(settings.database_url, self.wake)
         self._purger = RetentionPurger(engine, settings.retention_days, settings.purge_interval)
 
     def wake(self) -> None:
