@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select, text
 
 from hookline.bench.postgres import PostgresCluster, postgres_bindir
 from hookline.bench.processes import (
@@ -32,7 +31,7 @@ from hookline.bench.processes import (
 from hookline.bench.receivers import Receiver, start_receiver
 from hookline.domain.events import EventType, sample_payload
 from hookline.store.database import create_engine
-from hookline.store.schema import webhooks
+from hookline.store.queue import add_pending_deliveries
 
 
 @dataclass(frozen=True)
@@ -376,39 +375,11 @@ async def scenario_steady(
 
 
 async def seed_backlog(database_url: str, event_id: str, webhook_id: str, count: int) -> None:
-    """Write ``count`` pending deliveries of one event straight into the database: going
-    through the API would make the set-up, not the drain, the thing measured."""
+    """``count`` pending deliveries of one event, through the store's bulk function:
+    publishing each would make the set-up, not the drain, the thing measured."""
     engine = create_engine(database_url)
-    now = time.time()
-    columns = (
-        "id, event_id, webhook_id, workspace_id, status, attempt_count, next_attempt_at, "
-        "created_at, updated_at"
-    )
-    values = "'dlv_bench_' || x, :event, :webhook, :workspace, 'pending', 0, :now, :now, :now"
     try:
-        async with engine.begin() as conn:
-            workspace = await conn.scalar(
-                select(webhooks.c.workspace_id).where(webhooks.c.id == webhook_id)
-            )
-            params = {
-                "event": event_id,
-                "webhook": webhook_id,
-                "workspace": workspace,
-                "now": now,
-                "count": count,
-            }
-            if conn.dialect.name == "sqlite":
-                statement = (
-                    "WITH RECURSIVE n(x) AS "
-                    "(SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :count) "
-                    f"INSERT INTO deliveries ({columns}) SELECT {values} FROM n"
-                )
-            else:
-                statement = (
-                    f"INSERT INTO deliveries ({columns}) SELECT {values} "
-                    "FROM generate_series(1, :count) AS x"
-                )
-            await conn.execute(text(statement), params)
+        await add_pending_deliveries(engine, event_id, webhook_id, count, "dlv_bench_")
     finally:
         await engine.dispose()
 

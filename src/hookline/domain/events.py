@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hookline.domain.codec import encode
 from hookline.domain.payloads import (
     InterviewCompleted,
     InterviewStarted,
@@ -41,7 +42,7 @@ class PayloadError(InvalidInput):
 
 def encode_payload(payload: Any) -> bytes:
     """The exact bytes sent as a POST body: compact JSON, Unicode kept as is."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return encode(payload)
 
 
 def validate_payload(event_type: EventType, payload: Any) -> OpenModel:

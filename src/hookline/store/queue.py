@@ -8,7 +8,19 @@ import time
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement, Update
@@ -271,3 +283,48 @@ async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | No
     async with engine.connect() as conn:
         pending, due_count, oldest = (await conn.execute(query)).one()
     return pending, due_count, oldest
+
+
+async def add_pending_deliveries(
+    engine: AsyncEngine, event_id: str, webhook_id: str, count: int, id_prefix: str
+) -> None:
+    """Create ``count`` pending deliveries of one event to one webhook, due now, with ids
+    ``{id_prefix}1`` … in one INSERT … SELECT, then refresh the planner's statistics: a
+    backlog for benchmarks and load tests, where publishing each one would make the set-up,
+    not the drain, the thing measured."""
+    now = time.time()
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            numbers = select(literal(1).label("x")).cte("numbers", recursive=True)
+            numbers = numbers.union_all(select(numbers.c.x + 1).where(numbers.c.x < count))
+            x = numbers.c.x
+        else:
+            numbers = select(func.generate_series(1, count).label("x")).subquery("numbers")
+            x = numbers.c.x
+        workspace = (
+            select(webhooks.c.workspace_id).where(webhooks.c.id == webhook_id).scalar_subquery()
+        )
+        rows = select(
+            literal(id_prefix) + cast(x, String),
+            literal(event_id),
+            literal(webhook_id),
+            workspace,
+            literal("pending"),
+            literal(0),
+            literal(now),
+            literal(now),
+            literal(now),
+        ).select_from(numbers)
+        columns = [
+            "id",
+            "event_id",
+            "webhook_id",
+            "workspace_id",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+        ]
+        await conn.execute(insert(deliveries).from_select(columns, rows))
+        await conn.execute(text("ANALYZE deliveries"))
