@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from hookline import outage
 from hookline.config import Settings
 from hookline.delivery.runtime import DeliveryRuntime
@@ -24,7 +22,7 @@ from hookline.service.sessions import SessionService
 from hookline.service.wakeup import Wakeup
 from hookline.service.webhooks import WebhookService
 from hookline.service.workspaces import WorkspaceService
-from hookline.store.database import async_url, is_sqlite, open_database
+from hookline.store.database import Database, async_url, is_sqlite, open_database
 from hookline.store.migrate import upgrade_to_head
 from hookline.store.sqlite_lock import SingleWorkerLock
 
@@ -44,9 +42,9 @@ class Services:
     wake: Wakeup
 
     @classmethod
-    def build(cls, engine: AsyncEngine, settings: Settings) -> Services:
-        wake = Wakeup()
-        keys = KeyService(engine)
+    def build(cls, database: Database, settings: Settings) -> Services:
+        engine, wake = database.engine, Wakeup()
+        keys = KeyService(engine, database.listen_url, settings.database_timeout)
         webhooks = WebhookService(engine, settings, wake)
         return cls(
             settings=settings,
@@ -56,7 +54,7 @@ class Services:
             deliveries=DeliveryLogService(engine, webhooks, wake),
             sessions=SessionService(engine, keys),
             operations=OperationsService(engine, settings.readiness_timeout),
-            workspaces=WorkspaceService(engine),
+            workspaces=WorkspaceService(engine, keys),
             wake=wake,
         )
 
@@ -67,9 +65,9 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
     process's delivery worker running; all stopped and disposed of on exit."""
     outage.database.reminder_seconds = settings.outage_log_interval
     database = await open_database(settings)
-    engine = database.engine
-    services = Services.build(engine, settings)
+    services = Services.build(database, settings)
     services.events.start()
+    services.keys.start()
     delivery: DeliveryRuntime | None = None
     try:
         if run_worker:
@@ -79,9 +77,10 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
         yield services
     finally:
         await services.events.stop()
+        await services.keys.stop()
         if delivery is not None:
             await delivery.stop()
-        await engine.dispose()
+        await database.engine.dispose()
 
 
 def migrate(settings: Settings) -> None:

@@ -39,7 +39,8 @@ def test_quick_run_covers_every_scenario_and_topology(tmp_path: Path) -> None:
     rows = report["rows"]
     assert report["receiver"] == "nginx"  # .ci/run installs it
     assert {r["topology"] for r in rows} == {
-        "bare client",
+        "bare aiohttp",
+        "bare pyreqwest",
         "sqlite",
         "postgresql-1-worker",
         "postgresql-2-workers",
@@ -51,8 +52,10 @@ def test_quick_run_covers_every_scenario_and_topology(tmp_path: Path) -> None:
         assert all(r["peak_rss_mb"] for r in mine), mine
         drain = next(r for r in mine if r["scenario"] == "drain")
         assert drain["ratio"] == drain["value"] / drain["ceiling"]
+        # Throughput is also reported against the bare client of the library Hookline uses.
+        assert drain["native_ratio"] == drain["value"] / drain["native_ceiling"]
     # The table printed for people names every topology too.
-    for topology in ("bare client", "sqlite", "postgresql-2-workers"):
+    for topology in ("bare aiohttp", "bare pyreqwest", "sqlite", "postgresql-2-workers"):
         assert topology in done.stdout
 
 
@@ -76,7 +79,8 @@ def test_built_in_receiver_counts_the_same_way(tmp_path: Path) -> None:
     assert report["receiver"] == "built-in aiohttp receiver"
     assert "receiver: built-in aiohttp receiver" in done.stdout
     assert {(r["topology"], r["scenario"]) for r in report["rows"]} == {
-        ("bare client", "ceiling"),
+        ("bare aiohttp", "ceiling"),
+        ("bare pyreqwest", "ceiling"),
         ("sqlite", "drain"),
         ("sqlite", "steady"),
     }

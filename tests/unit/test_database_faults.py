@@ -22,7 +22,7 @@ from hookline.errors import Unavailable
 from hookline.outage import OutageLog
 from hookline.service.keys import KeyService
 from hookline.service.store_calls import StoreService
-from hookline.store.database import async_url, asyncpg_dsn, create_engine
+from hookline.store.database import Database, async_url, asyncpg_dsn, create_engine
 from hookline.store.faults import database_fault
 from tests.support.server import free_port
 
@@ -197,7 +197,7 @@ def authenticate(database_url: str, timeout: float = 1.0) -> None:
     async def run() -> None:
         engine = create_engine(database_url, timeout=timeout)
         try:
-            await KeyService(engine).authenticate("hl_anything")
+            await KeyService(engine, None, 1.0).authenticate("hl_anything")
         finally:
             await engine.dispose()
 
@@ -223,7 +223,7 @@ def test_an_exhausted_pool_is_unavailable(tmp_path: Path) -> None:
         engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}", timeout=0.2)
         try:
             async with engine.connect():  # SQLite's one pooled connection, held
-                await KeyService(engine).authenticate("hl_anything")
+                await KeyService(engine, None, 1.0).authenticate("hl_anything")
         finally:
             await engine.dispose()
 
@@ -234,7 +234,7 @@ def test_an_exhausted_pool_is_unavailable(tmp_path: Path) -> None:
 
 def test_every_service_maps_database_faults(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'services.db'}")
-    services = Services.build(engine, Settings())
+    services = Services.build(Database(engine, listen_url=None), Settings())
     for field in dataclasses.fields(services):
         if field.name not in {"settings", "wake"}:
             assert isinstance(getattr(services, field.name), StoreService), field.name

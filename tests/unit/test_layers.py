@@ -45,3 +45,12 @@ def test_packages_import_only_downwards(package: str) -> None:
         for path in files
     }
     assert {k: v for k, v in breaches.items() if v} == {}
+
+
+def test_only_the_store_speaks_sql() -> None:
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).parts[0] in ("store",):
+            continue
+        source = path.read_text()
+        assert "sqlalchemy import text" not in source, path
+        assert "hookline.store.schema" not in source, path

@@ -15,7 +15,9 @@ from hookline.domain.keys import Permission, Principal
 api_key_header = APIKeyHeader(name="X-API-KEY", auto_error=False, description="Your API key")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hand-off
+    # and back on every request.
     return request.app.state.services  # type: ignore[no-any-return]
 
 

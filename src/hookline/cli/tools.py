@@ -70,6 +70,14 @@ def demo(interviews: int, analysis_delay: float) -> None:
     help="Only these scenarios (default: all).",
 )
 @click.option(
+    "--ceiling-client",
+    "ceiling_clients",
+    multiple=True,
+    type=click.Choice(["aiohttp", "pyreqwest", "pycurl", "pycurl-select"]),
+    help="Bare clients measured as ceilings, the first the reference "
+    "(default: aiohttp, then pyreqwest, the client Hookline sends with).",
+)
+@click.option(
     "--builtin-receiver", is_flag=True, help="Use the built-in receiver even where nginx is."
 )
 @click.option(
@@ -79,6 +87,7 @@ def bench(
     quick: bool,
     backends: tuple[str, ...],
     scenarios: tuple[str, ...],
+    ceiling_clients: tuple[str, ...],
     builtin_receiver: bool,
     json_path: str | None,
     **counts: int | None,
@@ -121,6 +130,8 @@ def bench(
         overrides["backends"] = backends
     if scenarios:
         overrides["scenarios"] = scenarios
+    if ceiling_clients:
+        overrides["ceiling_clients"] = ceiling_clients
     if builtin_receiver:
         overrides["use_nginx"] = False
     config = dataclasses.replace(config, **overrides)

@@ -10,7 +10,7 @@ from hookline.config import Settings
 from hookline.delivery.retention import RetentionPurger
 from hookline.delivery.worker import DeliveryWorker
 from hookline.store.database import Database, async_url, is_sqlite
-from hookline.store.notify import WorkListener
+from hookline.store.notify import Listener
 from hookline.store.queue import release_claims
 from hookline.store.sqlite_lock import SingleWorkerLock
 
@@ -27,7 +27,7 @@ class DeliveryRuntime:
         self._lock = SingleWorkerLock(url.database or "") if is_sqlite(url) else None
         self._listener = None
         if database.listen_url is not None:
-            self._listener = WorkListener(database.listen_url, self.wake, settings.database_timeout)
+            self._listener = Listener(database.listen_url, self.wake, settings.database_timeout)
         elif not is_sqlite(url):
             log.info(
                 "no LISTEN behind a pooler without HOOKLINE_DIRECT_DATABASE_URL: the worker "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 from functools import lru_cache
@@ -24,10 +25,12 @@ def _keyed_hmac(secret: str) -> hmac.HMAC:
 
 
 def sign(secret: str, message_id: str, timestamp: int, content: bytes) -> str:
+    # The keyed state is copied, then fed the parts as they are: no formatted string.
     mac = _keyed_hmac(secret).copy()
-    mac.update(f"{message_id}.{timestamp}.".encode())
+    mac.update(message_id.encode())
+    mac.update(b".%d." % timestamp)
     mac.update(content)
-    return "v1," + base64.b64encode(mac.digest()).decode()
+    return "v1," + binascii.b2a_base64(mac.digest(), newline=False).decode()
 
 
 def signature_header(secrets: list[str], message_id: str, timestamp: int, content: bytes) -> str:

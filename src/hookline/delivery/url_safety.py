@@ -1,8 +1,8 @@
 """Refuse destinations inside the operator's network (SSRF protection).
 
 A URL is checked when it is registered and again at every send, since DNS can change.
-At send time the connection goes to the very addresses that were checked: the resolver
-below filters them before aiohttp connects.
+At send time the connection goes to the very address that was checked: the sender resolves
+the name, checks every address of the answer, and pins its client for that host to one.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
-
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REGISTRATION_DNS_TIMEOUT = 3.0
@@ -101,18 +98,3 @@ async def check_url(url: str) -> None:
         return
     for info in infos:
         check_address(host, ipaddress.ip_address(info[4][0].split("%", 1)[0]))
-
-
-class SafeResolver(ThreadedResolver):
-    """aiohttp's resolver, refusing any answer that holds a forbidden address."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        literal = literal_address(host)
-        if literal is not None:
-            check_address(host, literal)
-        results = await super().resolve(host, port, family)
-        for result in results:
-            check_address(host, ipaddress.ip_address(result["host"]))
-        return results

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, deque
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -69,17 +68,29 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
     )
 
 
-def _count(delivery: ClaimedDelivery, outcome: AttemptOutcome) -> None:
-    metrics.ATTEMPTS.labels(metrics.status_class(outcome.status_code)).inc()
-    if outcome.new_status is DeliveryStatus.SUCCEEDED:
-        metrics.DELIVERIES_FINISHED.labels("succeeded").inc()
-        finished_at = outcome.started_at + outcome.duration_ms / 1000
-        metrics.DELIVERY_LATENCY.observe(finished_at - delivery.created_at)
-    elif outcome.new_status is DeliveryStatus.FAILED:
-        metrics.DELIVERIES_FINISHED.labels("failed").inc()
+def _count(batch: list[tuple[float, AttemptOutcome]]) -> None:
+    """The batch's attempts into the metrics: one increment per label, not per attempt."""
+    classes: Counter[str] = Counter()
+    finished: Counter[str] = Counter()
+    for created_at, outcome in batch:
+        classes[metrics.status_class(outcome.status_code)] += 1
+        if outcome.new_status is DeliveryStatus.SUCCEEDED:
+            finished["succeeded"] += 1
+            finished_at = outcome.started_at + outcome.duration_ms / 1000
+            metrics.DELIVERY_LATENCY.observe(finished_at - created_at)
+        elif outcome.new_status is DeliveryStatus.FAILED:
+            finished["failed"] += 1
+    for label, count in classes.items():
+        metrics.ATTEMPTS.labels(label).inc(count)
+    for label, count in finished.items():
+        metrics.DELIVERIES_FINISHED.labels(label).inc(count)
 
 
 class DeliveryWorker:
+    """Claims feed a queue; a fixed set of long-lived sender tasks (as many as the
+    concurrency) take deliveries from it; outcomes gather in a buffer that one task
+    records in batches."""
+
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine
         self._settings = settings
@@ -88,19 +99,29 @@ class DeliveryWorker:
             max_connections=settings.worker_concurrency,
             allow_private_urls=settings.allow_private_urls,
         )
-        self._send_slots = asyncio.Semaphore(settings.worker_concurrency)
+        self._ready: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
+        self._sender_tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
-        self._slot_freed = asyncio.Event()
+        self._room = asyncio.Event()  # the claim loop may take more
         self._stopping = False
-        self._in_flight: set[asyncio.Task[None]] = set()
+        # Claimed deliveries may run ahead of the sends by one concurrency's worth, so the
+        # next sends never wait for a claim; and a claim waits until it can take a good
+        # batch, so claims stay few and large.
+        self._most_outstanding = 2 * settings.worker_concurrency
+        self._worth_claiming = max(
+            1, min(settings.claim_batch_size, settings.worker_concurrency // 2)
+        )
+        self._outstanding = 0  # claimed and not yet finished
         # Claimed but unfinished deliveries per webhook. Claims never take more than
         # endpoint_concurrency of one webhook, nor any of a webhook already at it; the
-        # semaphores hold the sends themselves to the limit.
+        # sender tasks hold the sends themselves to the limit, parking the rest.
         self._per_webhook_claimed: Counter[str] = Counter()
-        self._per_webhook: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.endpoint_concurrency)
-        )
-        self._outcomes: asyncio.Queue[AttemptOutcome] = asyncio.Queue()
+        self._sending: dict[str, int] = {}
+        self._parked: dict[str, deque[ClaimedDelivery]] = {}
+        # (the event's creation time, the outcome), waiting to be recorded
+        self._outcomes: list[tuple[float, AttemptOutcome]] = []
+        self._outcomes_waiting = asyncio.Event()
+        self._last_outcomes = False  # stop: record what is buffered, then end
         self._unsent: list[str] = []  # claimed, then not sent because the worker stopped
         self._claim_task: asyncio.Task[None] | None = None
         self._record_task: asyncio.Task[None] | None = None
@@ -112,6 +133,10 @@ class DeliveryWorker:
     async def start(self) -> None:
         await self._sender.start()
         self._record_task = asyncio.create_task(self._record_loop(), name="hookline-record")
+        self._sender_tasks = [
+            asyncio.create_task(self._send_loop(), name=f"hookline-send-{n}")
+            for n in range(self._settings.worker_concurrency)
+        ]
         self._claim_task = asyncio.create_task(self._claim_loop(), name="hookline-claim")
 
     async def stop(self) -> None:
@@ -120,14 +145,19 @@ class DeliveryWorker:
         locked."""
         self._stopping = True
         self._wake.set()
-        self._slot_freed.set()
+        self._room.set()
         if self._claim_task is not None:
             self._claim_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._claim_task
-        if self._in_flight:
-            await asyncio.wait(self._in_flight)
-        await self._outcomes.join()
+        for _ in self._sender_tasks:
+            self._ready.put_nowait(None)  # after whatever is queued, which goes unsent
+        if self._sender_tasks:
+            await asyncio.wait(self._sender_tasks)
+        self._last_outcomes = True
+        self._outcomes_waiting.set()
+        if self._record_task is not None:
+            await self._record_task
         try:
             released = await release_claims(self._engine, self._unsent)
         except Exception as exc:
@@ -135,24 +165,15 @@ class DeliveryWorker:
         else:
             if released:
                 log.info("released %d claimed deliveries not yet sent", released)
-        if self._record_task is not None:
-            self._record_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._record_task
         await self._sender.close()
 
     async def _claim_loop(self) -> None:
         settings = self._settings
-        # Claimed deliveries may run ahead of the sends by one concurrency's worth, so the
-        # next sends never wait for a claim; and a claim waits until it can take a good
-        # batch, so claims stay few and large.
-        most_outstanding = 2 * settings.worker_concurrency
-        worth_claiming = max(1, min(settings.claim_batch_size, settings.worker_concurrency // 2))
         while not self._stopping:
-            free = most_outstanding - len(self._in_flight)
-            if free < worth_claiming and self._in_flight:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
+            free = self._most_outstanding - self._outstanding
+            if free < self._worth_claiming and self._outstanding:
+                self._room.clear()
+                await self._room.wait()
                 continue
             self._wake.clear()
             limit = min(settings.claim_batch_size, free)
@@ -176,11 +197,11 @@ class DeliveryWorker:
             outage.database.succeeded("claiming deliveries")
             metrics.CLAIMS.inc()
             metrics.CLAIMED.inc(len(claimed))
+            self._outstanding += len(claimed)
+            per_webhook = self._per_webhook_claimed
             for delivery in claimed:
-                self._per_webhook_claimed[delivery.webhook_id] += 1
-                task = asyncio.create_task(self._deliver(delivery))
-                self._in_flight.add(task)
-                task.add_done_callback(self._finished)
+                per_webhook[delivery.webhook_id] += 1
+                self._ready.put_nowait(delivery)
             if len(claimed) == limit:
                 continue  # there may be more due right now
             await self._sleep_until_due()
@@ -197,38 +218,60 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._slot_freed.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery task failed", exc_info=task.exception())
+    async def _send_loop(self) -> None:
+        """One long-lived sender: take a delivery, send it, then any parked behind it
+        for the same webhook, until told to stop."""
+        limit = self._settings.endpoint_concurrency
+        sending, parked = self._sending, self._parked
+        while (delivery := await self._ready.get()) is not None:
+            webhook_id = delivery.webhook_id
+            in_flight = sending.get(webhook_id, 0)
+            if in_flight >= limit:
+                parked.setdefault(webhook_id, deque()).append(delivery)
+                continue
+            sending[webhook_id] = in_flight + 1
+            while delivery is not None:
+                await self._deliver(delivery)
+                waiting = parked.get(webhook_id)
+                if waiting:
+                    delivery = waiting.popleft()
+                    if not waiting:
+                        del parked[webhook_id]
+                else:
+                    delivery = None
+            if sending[webhook_id] == 1:
+                del sending[webhook_id]
+            else:
+                sending[webhook_id] -= 1
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         try:
-            async with self._per_webhook[delivery.webhook_id], self._send_slots:
-                if self._stopping:
-                    self._unsent.append(delivery.delivery_id)
-                    return
-                result = await self._send(delivery)
+            if self._stopping:
+                self._unsent.append(delivery.delivery_id)
+                return
+            result = await self._send(delivery)
+            outcome = outcome_of(delivery, result, self._settings)
+            if log.isEnabledFor(logging.INFO):  # the hot path skips building the record
+                log.info(
+                    "attempt %d of delivery %s (event %s, webhook %s): %s",
+                    outcome.attempt_number,
+                    delivery.delivery_id,
+                    delivery.event_id,
+                    delivery.webhook_id,
+                    result.status_code if result.error is None else result.error,
+                    extra={
+                        "delivery_id": delivery.delivery_id,
+                        "event_id": delivery.event_id,
+                        "webhook_id": delivery.webhook_id,
+                    },
+                )
+            self._outcomes.append((delivery.created_at, outcome))
+            self._outcomes_waiting.set()
+        except Exception as exc:
+            # Its claim stays leased and expires: the delivery is sent again later.
+            log.error("delivery task failed", exc_info=exc)
         finally:
-            self._release_webhook_slot(delivery.webhook_id)
-        outcome = outcome_of(delivery, result, self._settings)
-        _count(delivery, outcome)
-        if log.isEnabledFor(logging.INFO):  # the hot path skips building the record
-            log.info(
-                "attempt %d of delivery %s (event %s, webhook %s): %s",
-                outcome.attempt_number,
-                delivery.delivery_id,
-                delivery.event_id,
-                delivery.webhook_id,
-                result.status_code if result.error is None else result.error,
-                extra={
-                    "delivery_id": delivery.delivery_id,
-                    "event_id": delivery.event_id,
-                    "webhook_id": delivery.webhook_id,
-                },
-            )
-        self._outcomes.put_nowait(outcome)
+            self._finished(delivery.webhook_id)
 
     async def _send(self, delivery: ClaimedDelivery) -> SendResult:
         """The attempt's result, whatever happens: a fault while building, signing or
@@ -248,25 +291,35 @@ class DeliveryWorker:
                 started_at, duration_ms, None, None, f"could not send: {type(exc).__name__}: {exc}"
             )
 
-    def _release_webhook_slot(self, webhook_id: str) -> None:
-        if self._per_webhook_claimed[webhook_id] >= self._settings.endpoint_concurrency:
+    def _finished(self, webhook_id: str) -> None:
+        self._outstanding -= 1
+        if self._outstanding <= self._most_outstanding - self._worth_claiming:
+            self._room.set()
+        claimed = self._per_webhook_claimed
+        if claimed[webhook_id] >= self._settings.endpoint_concurrency:
             self._wake.set()  # the webhook was skipped by claims; it may take more now
-        self._per_webhook_claimed[webhook_id] -= 1
-        if self._per_webhook_claimed[webhook_id] <= 0:
-            del self._per_webhook_claimed[webhook_id]
-            self._per_webhook.pop(webhook_id, None)
+        if claimed[webhook_id] <= 1:
+            del claimed[webhook_id]
+        else:
+            claimed[webhook_id] -= 1
 
     async def _record_loop(self) -> None:
         while True:
-            batch = [await self._outcomes.get()]
-            # Linger a moment for the outcomes close behind, so a write carries many.
-            await asyncio.sleep(RECORD_LINGER_SECONDS)
-            while len(batch) < RECORD_BATCH_SIZE and not self._outcomes.empty():
-                batch.append(self._outcomes.get_nowait())
-            await self._record(batch)
-            for _ in batch:
-                self._outcomes.task_done()
-            if any(o.new_status is DeliveryStatus.PENDING for o in batch):
+            if not self._outcomes:
+                if self._last_outcomes:
+                    return
+                self._outcomes_waiting.clear()
+                await self._outcomes_waiting.wait()
+                continue
+            if not self._last_outcomes:
+                # Linger a moment for the outcomes close behind, so a write carries many.
+                await asyncio.sleep(RECORD_LINGER_SECONDS)
+            batch = self._outcomes[:RECORD_BATCH_SIZE]
+            del self._outcomes[:RECORD_BATCH_SIZE]
+            outcomes = [outcome for _, outcome in batch]
+            await self._record(outcomes)
+            _count(batch)
+            if any(o.new_status is DeliveryStatus.PENDING for o in outcomes):
                 self._wake.set()
 
     async def _record(self, batch: list[AttemptOutcome]) -> None:
@@ -291,7 +344,7 @@ class DeliveryWorker:
             return
         (outcome,) = batch
         log.error("the outcome of delivery %s could not be stored as it was", outcome.delivery_id)
-        placeholder = dataclasses.replace(outcome, response_excerpt=None, error=UNSTORABLE_OUTCOME)
+        placeholder = outcome._replace(response_excerpt=None, error=UNSTORABLE_OUTCOME)
         try:
             await record_outcomes(self._engine, [placeholder], self._health([placeholder]))
         except Exception:

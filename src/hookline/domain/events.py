@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hookline.domain.codec import encode
 from hookline.domain.payloads import (
     DeliveryFailed,
     InterviewCompleted,
@@ -52,7 +53,7 @@ class PayloadError(InvalidInput):
 
 def encode_payload(payload: Any) -> bytes:
     """The exact bytes sent as a POST body: compact JSON, Unicode kept as is."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return encode(payload)
 
 
 def validate_payload(event_type: EventType, payload: Any) -> OpenModel:

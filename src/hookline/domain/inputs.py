@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
+from hookline.domain.codec import decode
 from hookline.errors import FieldProblem, InvalidInput
 
 MAX_JSON_DEPTH = 64
@@ -81,7 +82,7 @@ def decode_json(body: bytes) -> Any:
     """Decode a request body; MalformedJson when it is not JSON at all. What the value
     holds is checked by ``check_json`` where it is used."""
     try:
-        return json.loads(body)
+        return decode(body)
     except json.JSONDecodeError as exc:
         raise MalformedJson(f"request body is not valid JSON: {exc.msg} at {exc.pos}") from None
     except UnicodeDecodeError:

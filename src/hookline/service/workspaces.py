@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hookline.domain.inputs import MAX_ID_LENGTH, check_text, check_workspace_name
 from hookline.domain.keys import INSTALLATION_WIDE_ROLES, Permission, Principal, Role
 from hookline.errors import Conflict, InvalidInput, NotFound
+from hookline.service.keys import KeyService
 from hookline.service.store_calls import StoreService
 from hookline.store import keys as key_store
 from hookline.store import webhooks as webhook_store
@@ -34,8 +35,9 @@ class PortalLink:
 
 
 class WorkspaceService(StoreService):
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: KeyService) -> None:
         self._engine = engine
+        self._keys = keys
 
     async def create(self, principal: Principal, name: str) -> Workspace:
         principal.require(Permission.MANAGE_WORKSPACES)
@@ -90,6 +92,7 @@ class WorkspaceService(StoreService):
         principal.require(Permission.MANAGE_WORKSPACES)
         check_text("key_id", key_id, MAX_ID_LENGTH)
         revoked_at = await key_store.revoke_key(self._engine, key_id)
+        self._keys.forget()  # other processes hear of it through the database
         if revoked_at is None:
             raise NotFound(f"no active key with id {key_id}", code="key_not_found")
         return revoked_at

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.ids import new_id
 from hookline.domain.keys import Principal, Role, hash_api_key, new_api_key
+from hookline.store.notify import KEYS_CHANNEL, Listener, notify_keys_changed
 from hookline.store.schema import api_keys, portal_links, webhooks, workspaces
 
 
@@ -27,6 +28,10 @@ class WorkspaceSummary:
     created_at: float
     webhooks: int
     keys: int  # not revoked
+
+
+# Cached principals at most; past this the cache starts over.
+MAX_CACHED_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,8 @@ async def revoke_key(engine: AsyncEngine, key_id: str) -> float | None:
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        if result.rowcount:
+            await notify_keys_changed(conn)
     return now if result.rowcount == 1 else None
 
 
@@ -161,15 +168,26 @@ TOUCH = (
 
 async def authenticate(engine: AsyncEngine, key: str) -> Principal | None:
     """The principal a key stands for, or None for an unknown or revoked key."""
+    return await _look_up(engine, hash_api_key(key))
+
+
+async def _look_up(engine: AsyncEngine, key_hash: str) -> Principal | None:
     async with engine.connect() as conn:
-        row = (await conn.execute(AUTHENTICATE, {"key_hash": hash_api_key(key)})).first()
+        row = (await conn.execute(AUTHENTICATE, {"key_hash": key_hash})).first()
     if row is None:
         return None
-    now = time.time()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION_SECONDS:
-        async with engine.begin() as conn:
-            await conn.execute(TOUCH, {"key_id": row.id, "now": now})
+    await _touch(engine, row.id, row.last_used_at)
     return Principal(row.id, row.workspace_id, Role(row.role))
+
+
+async def _touch(engine: AsyncEngine, key_id: str, last_used_at: float | None) -> float:
+    """Note a key's use, at most once a minute; when it was last noted."""
+    now = time.time()
+    if last_used_at is not None and now - last_used_at <= LAST_USED_RESOLUTION_SECONDS:
+        return last_used_at
+    async with engine.begin() as conn:
+        await conn.execute(TOUCH, {"key_id": key_id, "now": now})
+    return now
 
 
 async def create_portal_link(
@@ -207,3 +225,83 @@ async def redeem_portal_link(engine: AsyncEngine, token: str) -> str | None:
             )
         ).first()
     return None if row is None else row.workspace_id
+
+
+class KeyLookup:
+    """``authenticate`` with the principals of known keys cached, and the cache emptied
+    whenever a key may have been revoked, so a revocation holds from the next request:
+
+    - PostgreSQL: ``revoke_key`` sends NOTIFY in its transaction; every process listening
+      empties its cache when it arrives. The cache is only used while the LISTEN connection
+      is up (a lost connection could have missed a revocation).
+    - SQLite: this process's own revocations empty it (``forget``), and so does a change
+      of ``PRAGMA data_version``, which moves when another connection commits (the
+      ``hookline keys revoke`` command in another process).
+
+    Unknown keys are not cached, so a new key works at once. A lookup that overlapped a
+    revocation does not fill the cache (the generation moved meanwhile). Without a LISTEN
+    connection (behind a pooler with no HOOKLINE_DIRECT_DATABASE_URL) nothing is cached.
+    A key's last use is still noted, to the minute.
+    """
+
+    def __init__(self, engine: AsyncEngine, listen_url: str | None, connect_timeout: float) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        # key hash -> (principal, when its use was last noted)
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._generation = 0
+        self._data_version: int | None = None
+        self._listening = False
+        self._listener = None
+        if not self._sqlite and listen_url is not None:
+            self._listener = Listener(
+                listen_url, self._listening_now, connect_timeout, KEYS_CHANNEL, self._deaf
+            )
+
+    def start(self) -> None:
+        if self._listener is not None:
+            self._listener.start()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+
+    def forget(self) -> None:
+        self._cache.clear()
+        self._generation += 1
+
+    def _listening_now(self) -> None:
+        self.forget()
+        self._listening = True
+
+    def _deaf(self) -> None:
+        self._listening = False
+        self.forget()
+
+    async def authenticate(self, key: str) -> Principal | None:
+        key_hash = hash_api_key(key)
+        if self._sqlite:
+            await self._check_data_version()
+        usable = self._sqlite or self._listening
+        if usable and (cached := self._cache.get(key_hash)) is not None:
+            principal, noted = cached
+            assert principal.key_id is not None
+            self._cache[key_hash] = (principal, await _touch(self._engine, principal.key_id, noted))
+            return principal
+        generation = self._generation
+        principal = await _look_up(self._engine, key_hash)
+        if principal is not None and usable and generation == self._generation:
+            if len(self._cache) >= MAX_CACHED_KEYS:
+                self._cache.clear()
+            self._cache[key_hash] = (principal, time.time())
+        return principal
+
+    async def _check_data_version(self) -> None:
+        async with self._engine.connect() as conn:
+            version = await conn.scalar(DATA_VERSION)
+        if version != self._data_version:
+            self._data_version = version
+            self.forget()
+
+
+DATA_VERSION = text("PRAGMA data_version")

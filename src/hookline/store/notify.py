@@ -1,8 +1,10 @@
-"""Cross-process wake-ups on PostgreSQL: NOTIFY when deliveries become due, LISTEN in workers.
+"""Cross-process signals on PostgreSQL: NOTIFY when deliveries become due (LISTEN in
+workers) and when an API key is revoked (LISTEN in API processes, which cache keys).
 
-SQLite runs a single process, which wakes its worker in memory; there this is a no-op.
-LISTEN needs a session of its own, which a pooler in transaction mode does not give: behind
-one it goes to HOOKLINE_DIRECT_DATABASE_URL, or the worker only polls.
+SQLite runs a single process, which signals in memory; there NOTIFY is a no-op. LISTEN
+needs a session of its own, which a pooler in transaction mode does not give: behind one
+it goes to HOOKLINE_DIRECT_DATABASE_URL, or nothing listens (workers poll, keys are not
+cached).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from hookline.store.database import asyncpg_dsn
 from hookline.store.faults import note_failure
 
 CHANNEL = "hookline_deliveries"
+KEYS_CHANNEL = "hookline_keys"
 RECONNECT_SECONDS = 1.0
-# How often the LISTEN connection makes sure its server is still there and writable: after
+# How often a LISTEN connection makes sure its server is still there and writable: after
 # a failover NOTIFY comes from the new primary, and a LISTEN on the old one hears nothing.
 CHECK_SECONDS = 5.0
-WHAT = "listening for new work"
 LISTEN_APPLICATION_NAME = "hookline-listen"  # how operators find it in pg_stat_activity
 log = logging.getLogger("hookline.notify")
 
@@ -36,20 +38,40 @@ async def notify_new_work(conn: AsyncConnection) -> None:
         await conn.execute(text(f"NOTIFY {CHANNEL}"))
 
 
-class WorkListener:
-    """Keeps a LISTEN connection open and calls ``on_notify`` for each notification,
-    reconnecting after a loss or a failover; the worker's polling covers the gaps."""
+async def notify_keys_changed(conn: AsyncConnection) -> None:
+    """Within a transaction: API processes drop their cached keys when it commits."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"NOTIFY {KEYS_CHANNEL}"))
+
+
+def _nothing() -> None:
+    return None
+
+
+class Listener:
+    """Keeps a LISTEN connection on ``channel`` open and calls ``on_notify`` for each
+    notification and once on every (re)connection, to catch up on what was missed;
+    ``on_lost`` when the connection is lost or cannot be made. Reconnects after a loss or
+    a failover."""
 
     def __init__(
-        self, listen_url: str, on_notify: Callable[[], None], connect_timeout: float
+        self,
+        listen_url: str,
+        on_notify: Callable[[], None],
+        connect_timeout: float,
+        channel: str = CHANNEL,
+        on_lost: Callable[[], None] = _nothing,
     ) -> None:
         self._dsn = asyncpg_dsn(listen_url)
         self._on_notify = on_notify
+        self._on_lost = on_lost
         self._connect_timeout = connect_timeout
+        self._channel = channel
+        self._what = f"listening on {channel}"
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="hookline-listen")
+        self._task = asyncio.create_task(self._run(), name=f"hookline-listen-{self._channel}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -68,14 +90,15 @@ class WorkListener:
                 )
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await connection.add_listener(CHANNEL, lambda *_args: self._on_notify())
-                log.info("LISTEN %s: woken as deliveries become due", CHANNEL)
-                outage.database.succeeded(WHAT)
-                self._on_notify()  # catch up on anything that became due while deaf
+                await connection.add_listener(self._channel, lambda *_args: self._on_notify())
+                log.info("LISTEN %s connected", self._channel)
+                outage.database.succeeded(self._what)
+                self._on_notify()  # catch up on anything that happened while deaf
                 await self._watch(connection, lost)
             except Exception as exc:
-                note_failure(WHAT, exc, log)
+                note_failure(self._what, exc, log)
             finally:
+                self._on_lost()
                 if connection is not None and not connection.is_closed():
                     connection.terminate()
             await asyncio.sleep(RECONNECT_SECONDS)
@@ -95,4 +118,4 @@ class WorkListener:
             if read_only != "off":
                 log.debug("the LISTEN connection's server is read-only; reconnecting")
                 return
-            outage.database.succeeded(WHAT)
+            outage.database.succeeded(self._what)

@@ -6,9 +6,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement, Update
@@ -37,9 +50,8 @@ class DataProblem(Exception):
     retrying the same batch would fail the same way."""
 
 
-@dataclass(frozen=True)
-class ClaimedDelivery:
-    """Everything the sender needs for one attempt."""
+class ClaimedDelivery(NamedTuple):
+    """Everything the sender needs for one attempt: a claimed row, kept as a tuple."""
 
     delivery_id: str
     attempt_count: int
@@ -151,7 +163,7 @@ async def claim_due(
         if not ids:
             return []
         rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
-    return [ClaimedDelivery(*row) for row in rows]
+    return list(map(ClaimedDelivery._make, rows))
 
 
 async def record_outcomes(
@@ -189,7 +201,9 @@ async def record_outcomes(
     ]
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(attempts).values(attempt_rows))
+            # executemany of one statement, compiled once: a multi-row VALUES would be
+            # compiled anew for every batch, which cost more than writing the rows.
+            await conn.execute(INSERT_ATTEMPT, attempt_rows)
             await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
             disabled = await _apply_health(conn, health, now)
             # Only a webhook disabled over the platform's own events is announced.
@@ -208,6 +222,7 @@ async def record_outcomes(
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
 
 
+INSERT_ATTEMPT = insert(attempts)
 SET_STATE = (
     update(deliveries)
     .where(deliveries.c.id == bindparam("b_id"), IS_PENDING)
@@ -364,3 +379,48 @@ async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | No
     async with engine.connect() as conn:
         pending, due_count, oldest = (await conn.execute(query)).one()
     return pending, due_count, oldest
+
+
+async def add_pending_deliveries(
+    engine: AsyncEngine, event_id: str, webhook_id: str, count: int, id_prefix: str
+) -> None:
+    """Create ``count`` pending deliveries of one event to one webhook, due now, with ids
+    ``{id_prefix}1`` … in one INSERT … SELECT, then refresh the planner's statistics: a
+    backlog for benchmarks and load tests, where publishing each one would make the set-up,
+    not the drain, the thing measured."""
+    now = time.time()
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            numbers = select(literal(1).label("x")).cte("numbers", recursive=True)
+            numbers = numbers.union_all(select(numbers.c.x + 1).where(numbers.c.x < count))
+            x = numbers.c.x
+        else:
+            numbers = select(func.generate_series(1, count).label("x")).subquery("numbers")
+            x = numbers.c.x
+        workspace = (
+            select(webhooks.c.workspace_id).where(webhooks.c.id == webhook_id).scalar_subquery()
+        )
+        rows = select(
+            literal(id_prefix) + cast(x, String),
+            literal(event_id),
+            literal(webhook_id),
+            workspace,
+            literal("pending"),
+            literal(0),
+            literal(now),
+            literal(now),
+            literal(now),
+        ).select_from(numbers)
+        columns = [
+            "id",
+            "event_id",
+            "webhook_id",
+            "workspace_id",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+        ]
+        await conn.execute(insert(deliveries).from_select(columns, rows))
+        await conn.execute(text("ANALYZE deliveries"))
