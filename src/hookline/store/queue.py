@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
@@ -105,7 +106,6 @@ LOAD_CLAIMED = (
         deliveries.c.attempt_count,
         events.c.id,
         events.c.event_type,
-        events.c.payload,
         webhooks.c.id,
         webhooks.c.url,
         webhooks.c.http_method,
@@ -118,6 +118,36 @@ LOAD_CLAIMED = (
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
 )
+LOAD_PAYLOADS = select(events.c.id, events.c.payload).where(
+    events.c.id.in_(bindparam("event_ids", expanding=True))
+)
+
+
+class PayloadCache:
+    """Events' payloads by event id, least recently used out past ``max_bytes``. An
+    event's payload never changes, and a fan-out claims the same event for many webhooks
+    over many claims: each is read from the database once, not once per delivery."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._payloads: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, event_id: str) -> bytes | None:
+        payload = self._payloads.get(event_id)
+        if payload is not None:
+            self._payloads.move_to_end(event_id)
+        return payload
+
+    def put(self, event_id: str, payload: bytes) -> None:
+        self._payloads[event_id] = payload
+        self._bytes += len(payload)
+        while self._bytes > self._max_bytes and len(self._payloads) > 1:
+            _, dropped = self._payloads.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
+PAYLOADS = PayloadCache(max_bytes=16 * 1024 * 1024)
 
 
 async def claim_due(
@@ -129,7 +159,8 @@ async def claim_due(
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
     one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
-    slow endpoint's backlog cannot fill the worker. One UPDATE, then one SELECT."""
+    slow endpoint's backlog cannot fill the worker. One UPDATE, one SELECT, and one more
+    for the payloads of events not read before."""
     now = time.time()
     params = {
         "now": now,
@@ -144,7 +175,13 @@ async def claim_due(
         if not ids:
             return []
         rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
-    return list(map(ClaimedDelivery._make, rows))
+        payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
+        missing = [event_id for event_id, payload in payloads.items() if payload is None]
+        if missing:
+            for event_id, payload in await conn.execute(LOAD_PAYLOADS, {"event_ids": missing}):
+                payloads[event_id] = payload
+                PAYLOADS.put(event_id, payload)
+    return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
 
 
 async def record_outcomes(
