@@ -196,38 +196,92 @@ async def record_outcomes(
     if not outcomes:
         return
     now = time.time()
-    attempt_rows = [
-        {
-            "delivery_id": o.delivery_id,
-            "attempt_number": o.attempt_number,
-            "started_at": o.started_at,
-            "duration_ms": o.duration_ms,
-            "status_code": o.status_code,
-            "response_excerpt": o.response_excerpt,
-            "error": o.error,
-        }
-        for o in outcomes
-    ]
-    state_rows = [
-        {
-            "b_id": o.delivery_id,
-            "b_status": o.new_status.value,
-            "b_attempt_count": o.attempt_number,
-            "b_next_attempt_at": o.next_attempt_at,
-        }
-        for o in outcomes
-    ]
     try:
         async with engine.begin() as conn:
-            # executemany of one statement, compiled once: a multi-row VALUES would be
-            # compiled anew for every batch, which cost more than writing the rows.
-            await conn.execute(INSERT_ATTEMPT, attempt_rows)
-            await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
+            if conn.dialect.name == "postgresql":
+                await _record_as_arrays(conn, outcomes, now)
+            else:
+                await _record_as_rows(conn, outcomes, now)
             await _apply_health(conn, health, now)
     except (DataError, IntegrityError, UnicodeError) as exc:
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
 
 
+async def _record_as_rows(
+    conn: AsyncConnection, outcomes: Sequence[AttemptOutcome], now: float
+) -> None:
+    """SQLite: executemany of one statement each, compiled once (a multi-row VALUES would
+    be compiled anew for every batch, which cost more than writing the rows); SQLite runs
+    in this process, so a row costs no round trip."""
+    await conn.execute(
+        INSERT_ATTEMPT,
+        [
+            {
+                "delivery_id": o.delivery_id,
+                "attempt_number": o.attempt_number,
+                "started_at": o.started_at,
+                "duration_ms": o.duration_ms,
+                "status_code": o.status_code,
+                "response_excerpt": o.response_excerpt,
+                "error": o.error,
+            }
+            for o in outcomes
+        ],
+    )
+    await conn.execute(
+        SET_STATE,
+        [
+            {
+                "b_id": o.delivery_id,
+                "b_status": o.new_status.value,
+                "b_attempt_count": o.attempt_number,
+                "b_next_attempt_at": o.next_attempt_at,
+                "b_now": now,
+            }
+            for o in outcomes
+        ],
+    )
+
+
+async def _record_as_arrays(
+    conn: AsyncConnection, outcomes: Sequence[AttemptOutcome], now: float
+) -> None:
+    """PostgreSQL: the batch's columns as arrays, attempts and states written by one
+    statement for the whole batch (``unnest``): one round trip, no per-row bind and
+    execute, and the SQL never changes."""
+    columns = dict(zip(AttemptOutcome._fields, map(list, zip(*outcomes, strict=True)), strict=True))
+    await conn.execute(
+        RECORD_FROM_ARRAYS,
+        {
+            "ids": columns["delivery_id"],
+            "attempt_numbers": columns["attempt_number"],
+            "started_ats": columns["started_at"],
+            "durations": columns["duration_ms"],
+            "status_codes": columns["status_code"],
+            "excerpts": columns["response_excerpt"],
+            "errors": columns["error"],
+            "statuses": [status.value for status in columns["new_status"]],
+            "next_attempts": columns["next_attempt_at"],
+            "now": now,
+        },
+    )
+
+
+RECORD_FROM_ARRAYS = text(
+    "WITH batch AS (SELECT * FROM unnest("
+    "CAST(:ids AS varchar[]), CAST(:attempt_numbers AS int[]), "
+    "CAST(:started_ats AS float8[]), CAST(:durations AS float8[]), "
+    "CAST(:status_codes AS int[]), CAST(:excerpts AS text[]), CAST(:errors AS text[]), "
+    "CAST(:statuses AS varchar[]), CAST(:next_attempts AS float8[])) "
+    "AS b(id, attempt_number, started_at, duration_ms, status_code, response_excerpt, "
+    "error, status, next_attempt_at)), "
+    "logged AS (INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
+    "status_code, response_excerpt, error) SELECT id, attempt_number, started_at, "
+    "duration_ms, status_code, response_excerpt, error FROM batch) "
+    "UPDATE deliveries SET status = batch.status, attempt_count = batch.attempt_number, "
+    "next_attempt_at = batch.next_attempt_at, locked_until = NULL, updated_at = :now "
+    "FROM batch WHERE deliveries.id = batch.id AND deliveries.status = 'pending'"
+)
 INSERT_ATTEMPT = insert(attempts)
 SET_STATE = (
     update(deliveries)
