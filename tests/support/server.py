@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from hookline.bench.processes import free_port
-from tests.support.waiting import eventually
+from hookline.bench.processes import Child, free_port, wait_until_healthy
 
 
 def hookline_command(*args: str) -> list[str]:
@@ -39,6 +37,7 @@ class HooklineServer:
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
 
     def cli(self, *args: str) -> str:
         """Run a ``hookline`` subcommand against this server's database; its stdout."""
@@ -59,51 +58,28 @@ class HooklineServer:
         return self.cli("keys", "create", *scope, "--role", role).splitlines()[-1]
 
     def start(self, timeout: float = 30.0) -> HooklineServer:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            hookline_command(
-                "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args
-            ),
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        command = hookline_command(
+            "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args
         )
-        process = self.process
-
-        def healthy() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"hookline exited early:\n{self.log()}")
-            try:
-                return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
+        self._child = Child(command, self.env, self.log_path, cwd=self.workdir).start()
+        self.process = self._child.process
         try:
-            eventually(healthy, timeout=timeout, interval=0.1, what="hookline's /healthz")
-        except AssertionError:
+            wait_until_healthy(f"{self.base_url}/healthz", self.process, timeout)  # type: ignore[arg-type]
+        except RuntimeError as exc:
             self.stop()  # never leave an unhealthy process behind
-            raise RuntimeError(f"hookline did not become healthy:\n{self.log()}") from None
+            raise RuntimeError(f"hookline did not become healthy ({exc}):\n{self.log()}") from None
         return self
 
     def kill(self) -> None:
         """kill -9: no shutdown hook runs."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        self._child.kill()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self._child is not None:
+            self._child.stop()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self._child.log() if self._child is not None else ""
 
     def client(self, api_key: str | None = None) -> httpx.Client:
         headers = {"X-API-KEY": api_key} if api_key else {}
@@ -115,36 +91,27 @@ class HooklineWorker:
 
     def __init__(self, server: HooklineServer, name: str, *args: str) -> None:
         self.server = server
-        self.log_path = server.workdir / f"worker-{name}.log"
-        self.args = args
-        self.process: subprocess.Popen[bytes] | None = None
+        self._child = Child(
+            hookline_command("worker", "--no-migrate", *args),
+            server.env,
+            server.workdir / f"worker-{name}.log",
+            cwd=server.workdir,
+        )
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self._child.process
 
     def start(self) -> HooklineWorker:
-        self.process = subprocess.Popen(
-            hookline_command("worker", "--no-migrate", *self.args),
-            env=self.server.env,
-            cwd=self.server.workdir,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        self._child.start()
         return self
 
     def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        self._child.kill()
 
     def stop(self, timeout: float = 30) -> int | None:
         """SIGTERM, then wait; the exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            raise
+        return self._child.stop(timeout)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self._child.log()

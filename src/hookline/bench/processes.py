@@ -1,4 +1,5 @@
-"""Child processes for the harness (and the tests): free ports, health waits, peak memory."""
+"""Child processes for the harness and the tests (tests/support/server.py builds on these):
+free ports, health waits, starting, stopping and killing, peak memory."""
 
 from __future__ import annotations
 
@@ -47,20 +48,24 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
 class Child:
     """A child process with its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, cwd: Path | None = None
+    ) -> None:
         self.args = args
         self.env = env
         self.log_path = log_path
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Child:
-        self.process = subprocess.Popen(
-            self.args,
-            env=self.env,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
+            )
         return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     @property
     def pid(self) -> int:
@@ -70,15 +75,23 @@ class Child:
     def peak_rss_mb(self) -> float | None:
         return None if self.process is None else peak_rss_mb(self.process.pid)
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM, then wait, SIGKILL after ``timeout``; the exit code (negative for a
+        signal), None if it never started."""
         if self.process is None or self.process.poll() is not None:
-            return
+            return None if self.process is None else self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=timeout)
+            return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            self.kill()
+            return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -204,9 +204,9 @@ class DeliveryWorker:
                 self._ready.put_nowait(delivery)
             if len(claimed) == limit:
                 continue  # there may be more due right now
-            await self._sleep_until_due()
+            await self._sleep_until_due(bool(busy))
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep_until_due(self, skipped_busy: bool) -> None:
         timeout = self._settings.poll_interval
         try:
             due = await next_due_at(self._engine)
@@ -214,7 +214,13 @@ class DeliveryWorker:
             note_failure("reading the next due time", exc, log)
             due = None
         if due is not None:
-            timeout = min(timeout, max(due - time.time(), 0.0))
+            wait = due - time.time()
+            if wait <= 0 and skipped_busy:
+                # Due now, yet the claim took less than it could: what is due belongs to
+                # webhooks this worker keeps busy, and their next free slot wakes it.
+                # Claiming again at once would only spin.
+                wait = timeout
+            timeout = min(timeout, max(wait, 0.0))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 

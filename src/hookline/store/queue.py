@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
@@ -124,7 +125,6 @@ LOAD_CLAIMED = (
         deliveries.c.attempt_count,
         events.c.id,
         events.c.event_type,
-        events.c.payload,
         webhooks.c.id,
         webhooks.c.url,
         webhooks.c.http_method,
@@ -137,6 +137,36 @@ LOAD_CLAIMED = (
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
 )
+LOAD_PAYLOADS = select(events.c.id, events.c.payload).where(
+    events.c.id.in_(bindparam("event_ids", expanding=True))
+)
+
+
+class PayloadCache:
+    """Events' payloads by event id, least recently used out past ``max_bytes``. An
+    event's payload never changes, and a fan-out claims the same event for many webhooks
+    over many claims: each is read from the database once, not once per delivery."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._payloads: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, event_id: str) -> bytes | None:
+        payload = self._payloads.get(event_id)
+        if payload is not None:
+            self._payloads.move_to_end(event_id)
+        return payload
+
+    def put(self, event_id: str, payload: bytes) -> None:
+        self._payloads[event_id] = payload
+        self._bytes += len(payload)
+        while self._bytes > self._max_bytes and len(self._payloads) > 1:
+            _, dropped = self._payloads.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
+PAYLOADS = PayloadCache(max_bytes=16 * 1024 * 1024)
 
 
 async def claim_due(
@@ -148,7 +178,8 @@ async def claim_due(
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
     one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
-    slow endpoint's backlog cannot fill the worker. One UPDATE, then one SELECT."""
+    slow endpoint's backlog cannot fill the worker. One UPDATE, one SELECT, and one more
+    for the payloads of events not read before."""
     now = time.time()
     params = {
         "now": now,
@@ -163,7 +194,13 @@ async def claim_due(
         if not ids:
             return []
         rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
-    return list(map(ClaimedDelivery._make, rows))
+        payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
+        missing = [event_id for event_id, payload in payloads.items() if payload is None]
+        if missing:
+            for event_id, payload in await conn.execute(LOAD_PAYLOADS, {"event_ids": missing}):
+                payloads[event_id] = payload
+                PAYLOADS.put(event_id, payload)
+    return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
 
 
 async def record_outcomes(
@@ -178,33 +215,12 @@ async def record_outcomes(
     if not outcomes:
         return
     now = time.time()
-    attempt_rows = [
-        {
-            "delivery_id": o.delivery_id,
-            "attempt_number": o.attempt_number,
-            "started_at": o.started_at,
-            "duration_ms": o.duration_ms,
-            "status_code": o.status_code,
-            "response_excerpt": o.response_excerpt,
-            "error": o.error,
-        }
-        for o in outcomes
-    ]
-    state_rows = [
-        {
-            "b_id": o.delivery_id,
-            "b_status": o.new_status.value,
-            "b_attempt_count": o.attempt_number,
-            "b_next_attempt_at": o.next_attempt_at,
-        }
-        for o in outcomes
-    ]
     try:
         async with engine.begin() as conn:
-            # executemany of one statement, compiled once: a multi-row VALUES would be
-            # compiled anew for every batch, which cost more than writing the rows.
-            await conn.execute(INSERT_ATTEMPT, attempt_rows)
-            await conn.execute(SET_STATE, [{**row, "b_now": now} for row in state_rows])
+            if conn.dialect.name == "postgresql":
+                await _record_as_arrays(conn, outcomes, now)
+            else:
+                await _record_as_rows(conn, outcomes, now)
             disabled = await _apply_health(conn, health, now)
             # Only a webhook disabled over the platform's own events is announced.
             announced = {
@@ -222,6 +238,81 @@ async def record_outcomes(
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
 
 
+async def _record_as_rows(
+    conn: AsyncConnection, outcomes: Sequence[AttemptOutcome], now: float
+) -> None:
+    """SQLite: executemany of one statement each, compiled once (a multi-row VALUES would
+    be compiled anew for every batch, which cost more than writing the rows); SQLite runs
+    in this process, so a row costs no round trip."""
+    await conn.execute(
+        INSERT_ATTEMPT,
+        [
+            {
+                "delivery_id": o.delivery_id,
+                "attempt_number": o.attempt_number,
+                "started_at": o.started_at,
+                "duration_ms": o.duration_ms,
+                "status_code": o.status_code,
+                "response_excerpt": o.response_excerpt,
+                "error": o.error,
+            }
+            for o in outcomes
+        ],
+    )
+    await conn.execute(
+        SET_STATE,
+        [
+            {
+                "b_id": o.delivery_id,
+                "b_status": o.new_status.value,
+                "b_attempt_count": o.attempt_number,
+                "b_next_attempt_at": o.next_attempt_at,
+                "b_now": now,
+            }
+            for o in outcomes
+        ],
+    )
+
+
+async def _record_as_arrays(
+    conn: AsyncConnection, outcomes: Sequence[AttemptOutcome], now: float
+) -> None:
+    """PostgreSQL: the batch's columns as arrays, attempts and states written by one
+    statement for the whole batch (``unnest``): one round trip, no per-row bind and
+    execute, and the SQL never changes."""
+    columns = dict(zip(AttemptOutcome._fields, map(list, zip(*outcomes, strict=True)), strict=True))
+    await conn.execute(
+        RECORD_FROM_ARRAYS,
+        {
+            "ids": columns["delivery_id"],
+            "attempt_numbers": columns["attempt_number"],
+            "started_ats": columns["started_at"],
+            "durations": columns["duration_ms"],
+            "status_codes": columns["status_code"],
+            "excerpts": columns["response_excerpt"],
+            "errors": columns["error"],
+            "statuses": [status.value for status in columns["new_status"]],
+            "next_attempts": columns["next_attempt_at"],
+            "now": now,
+        },
+    )
+
+
+RECORD_FROM_ARRAYS = text(
+    "WITH batch AS (SELECT * FROM unnest("
+    "CAST(:ids AS varchar[]), CAST(:attempt_numbers AS int[]), "
+    "CAST(:started_ats AS float8[]), CAST(:durations AS float8[]), "
+    "CAST(:status_codes AS int[]), CAST(:excerpts AS text[]), CAST(:errors AS text[]), "
+    "CAST(:statuses AS varchar[]), CAST(:next_attempts AS float8[])) "
+    "AS b(id, attempt_number, started_at, duration_ms, status_code, response_excerpt, "
+    "error, status, next_attempt_at)), "
+    "logged AS (INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
+    "status_code, response_excerpt, error) SELECT id, attempt_number, started_at, "
+    "duration_ms, status_code, response_excerpt, error FROM batch) "
+    "UPDATE deliveries SET status = batch.status, attempt_count = batch.attempt_number, "
+    "next_attempt_at = batch.next_attempt_at, locked_until = NULL, updated_at = :now "
+    "FROM batch WHERE deliveries.id = batch.id AND deliveries.status = 'pending'"
+)
 INSERT_ATTEMPT = insert(attempts)
 SET_STATE = (
     update(deliveries)
