@@ -152,7 +152,7 @@ class OpenModel(BaseModel):
 
 
 Event = {event_union}
-"""Any event a POST delivery carries: {event_union}."""
+"""Any event a POST delivery carries, by its type's model."""
 
 PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {{
 {mapping}

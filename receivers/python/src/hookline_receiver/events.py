@@ -310,7 +310,7 @@ class DeliveryFailed(OpenModel):
 
 
 Event = InterviewStarted | InterviewCompleted | ReportAvailable | WebhookDisabled | DeliveryFailed
-"""Any event a POST delivery carries: InterviewStarted | InterviewCompleted | ReportAvailable | WebhookDisabled | DeliveryFailed."""
+"""Any event a POST delivery carries, by its type's model."""
 
 PAYLOAD_MODELS: dict[EventType, type[OpenModel]] = {
     EventType.INTERVIEW_STARTED: InterviewStarted,
