@@ -4,12 +4,12 @@ bounded batches with pauses between them, so delivery is never blocked for long.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline.background import BackgroundTask
 from hookline.store.faults import note_failure
 from hookline.store.retention import purge_batch
 
@@ -23,16 +23,13 @@ class RetentionPurger:
         self._engine = engine
         self._retention_seconds = retention_days * 86400
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("hookline-retention", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="hookline-retention")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def purge_once(self) -> tuple[int, int]:
         """Purge everything that is due now; (events, attempts) deleted."""

@@ -7,11 +7,11 @@ events that arrive while one batch is being written go together in the next.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline.background import BackgroundTask
 from hookline.store.events import NewEvent, Published, publish, publish_batch
 from hookline.store.faults import database_fault
 
@@ -23,20 +23,17 @@ class PublishBatcher:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[Published]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("hookline-publish", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="hookline-publish")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def publish(self, event: NewEvent) -> Published:
         """Store the event and its deliveries; returns once they are committed."""
-        if event.idempotency_key is not None or self._task is None:
+        if event.idempotency_key is not None or not self._background.running:
             return await publish(self._engine, event)
         future: asyncio.Future[Published] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((event, future))

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookline import outage
+from hookline.background import BackgroundTask
 from hookline.store.database import asyncpg_dsn
 from hookline.store.faults import note_failure
 
@@ -68,16 +69,13 @@ class Listener:
         self._connect_timeout = connect_timeout
         self._channel = channel
         self._what = f"listening on {channel}"
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(f"hookline-listen-{channel}", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"hookline-listen-{self._channel}")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _run(self) -> None:
         while True:
