@@ -181,7 +181,7 @@ class Sender:
         self._allow_private_urls = allow_private_urls
         self._pins: dict[str, _Pin] = {}
         self._pinning: dict[str, asyncio.Future[_Pin]] = {}
-        self._retiring: set[asyncio.Task[None]] = set()
+        self._retiring: dict[asyncio.Task[None], Client] = {}  # closed after a grace
         self._started = False
 
     async def start(self) -> None:
@@ -189,12 +189,14 @@ class Sender:
 
     async def close(self) -> None:
         self._started = False
-        pins, self._pins = list(self._pins.values()), {}
+        clients = [pin.client for pin in self._pins.values()] + list(self._retiring.values())
+        self._pins = {}
         for task in self._retiring:
             task.cancel()
         await asyncio.gather(*self._retiring, return_exceptions=True)
-        for pin in pins:
-            await pin.client.close()
+        self._retiring = {}
+        for client in clients:  # a client left open can crash the interpreter's exit
+            await client.close()
 
     def _new_client(self, host: str, address: str | None) -> Client:
         builder = (
@@ -254,8 +256,8 @@ class Sender:
             await client.close()
 
         task = asyncio.create_task(close_later())
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
+        self._retiring[task] = client
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     async def _client_for(self, host: str) -> Client:
         pin = self._pins.get(host)
