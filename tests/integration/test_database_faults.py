@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hookline.bench.postgres import PostgresCluster
+from hookline.store.notify import CHANNEL
 from tests.conftest import seed_example, unique
 from tests.support.chaos import LogWindow, PgBouncer, Publisher, fill, readiness, small_filesystem
 from tests.support.receiver import Receiver
@@ -182,9 +183,10 @@ def test_postgres_crash_restart(
 
 
 def listening_on(cluster: PostgresCluster) -> bool:
-    """Whether a Hookline LISTEN connection is open on ``cluster``'s server itself."""
+    """Whether the worker's LISTEN connection is open on ``cluster``'s server itself."""
     sessions = cluster.psql(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'hookline-listen'"
+        "SELECT count(*) FROM pg_stat_activity "
+        f"WHERE application_name = 'hookline-listen {CHANNEL}'"
     )
     return sessions == "1"
 

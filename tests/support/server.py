@@ -102,6 +102,10 @@ class HooklineWorker:
     def process(self) -> subprocess.Popen[bytes] | None:
         return self._child.process
 
+    @property
+    def log_path(self) -> Path:
+        return self._child.log_path
+
     def start(self) -> HooklineWorker:
         self._child.start()
         return self

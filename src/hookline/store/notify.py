@@ -29,7 +29,8 @@ RECONNECT_SECONDS = 1.0
 # How often a LISTEN connection makes sure its server is still there and writable: after
 # a failover NOTIFY comes from the new primary, and a LISTEN on the old one hears nothing.
 CHECK_SECONDS = 5.0
-LISTEN_APPLICATION_NAME = "hookline-listen"  # how operators find it in pg_stat_activity
+# How operators find a LISTEN connection in pg_stat_activity: "hookline-listen <channel>".
+LISTEN_APPLICATION_NAME = "hookline-listen"
 log = logging.getLogger("hookline.notify")
 
 
@@ -84,7 +85,9 @@ class Listener:
                 connection = await asyncpg.connect(
                     self._dsn,
                     timeout=self._connect_timeout,
-                    server_settings={"application_name": LISTEN_APPLICATION_NAME},
+                    server_settings={
+                        "application_name": f"{LISTEN_APPLICATION_NAME} {self._channel}"
+                    },
                 )
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
