@@ -53,6 +53,10 @@ function describe(delivery: Delivery): string {
       return `completed: ${delivery.payload.interview_id}`;
     case "report_available":
       return `report: score ${delivery.payload.agentic_data.web_interview_info?.summary.match_score}`;
+    case "webhook_disabled":
+      return `webhook ${delivery.payload.webhook_id} disabled: ${delivery.payload.reason}`;
+    case "delivery_failed":
+      return `delivery ${delivery.payload.delivery_id} failed after ${delivery.payload.attempts} attempts`;
   }
 }
 
