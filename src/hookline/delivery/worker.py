@@ -204,7 +204,8 @@ class DeliveryWorker:
                 self._ready.put_nowait(delivery)
             if len(claimed) == limit:
                 continue  # there may be more due right now
-            await self._sleep_until_due(bool(busy))
+            cap = settings.endpoint_concurrency
+            await self._sleep_until_due(any(n >= cap for n in per_webhook.values()))
 
     async def _sleep_until_due(self, skipped_busy: bool) -> None:
         timeout = self._settings.poll_interval
@@ -218,7 +219,8 @@ class DeliveryWorker:
             if wait <= 0 and skipped_busy:
                 # Due now, yet the claim took less than it could: what is due belongs to
                 # webhooks this worker keeps busy, and their next free slot wakes it.
-                # Claiming again at once would only spin.
+                # Claiming again at once would only spin, each claim scanning past the
+                # busy webhooks' backlog.
                 wait = timeout
             timeout = min(timeout, max(wait, 0.0))
         with contextlib.suppress(TimeoutError):
@@ -302,8 +304,10 @@ class DeliveryWorker:
         if self._outstanding <= self._most_outstanding - self._worth_claiming:
             self._room.set()
         claimed = self._per_webhook_claimed
-        if claimed[webhook_id] >= self._settings.endpoint_concurrency:
-            self._wake.set()  # the webhook was skipped by claims; it may take more now
+        if claimed[webhook_id] == self._settings.endpoint_concurrency:
+            # The webhook was skipped by claims and may take more now. Only then: a
+            # claim while it is still at its cap would scan past its whole backlog.
+            self._wake.set()
         if claimed[webhook_id] <= 1:
             del claimed[webhook_id]
         else:
