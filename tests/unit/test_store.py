@@ -131,6 +131,15 @@ def test_the_claim_keeps_the_per_webhook_window_and_the_lease(on_database) -> No
         assert Counter(c.webhook_id for c in again) == {busy: 2, quiet: 1, skipped: 1}
         released = await queue.release_claims(engine, [c.delivery_id for c in claimed])
         assert released == len(claimed)
+        # What is leased is not due for this worker; what was released is.
+        rest = await queue.claim_due(engine, limit=50, lease_seconds=0.2, per_webhook=20)
+        assert len(rest) == 14 - len(again)
+        assert await queue.next_due_at(engine) is None
+        # A lease that ends (its worker died mid-send) frees the delivery for any claim.
+        await asyncio.sleep(0.3)
+        assert await queue.next_due_at(engine) is not None
+        retaken = await queue.claim_due(engine, limit=50, lease_seconds=60, per_webhook=20)
+        assert {c.delivery_id for c in retaken} == {c.delivery_id for c in rest}
 
     on_database(work)
 

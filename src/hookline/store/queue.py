@@ -25,15 +25,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ColumnElement, Update
+from sqlalchemy.sql import ColumnElement, Select
 
-from hookline.domain import operational
+from hookline.domain import codec, operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store.events import publish_operational
 from hookline.store.faults import is_data_problem
-from hookline.store.schema import attempts, deliveries, events, webhooks
+from hookline.store.schema import deliveries, events, webhooks
 from hookline.store.webhooks import cancel_pending
 
 log = logging.getLogger("hookline.store")
@@ -68,13 +68,11 @@ class ClaimedDelivery(NamedTuple):
     created_at: float  # when the event was published
 
 
-def _build_claim() -> Update:
-    """The claim, built once: every value is a bound parameter, so each call only binds."""
-    now = bindparam("now")
+def _first_in_line() -> ColumnElement[bool]:
+    """Per-interview order: a delivery with an ordering key waits while an earlier one of
+    the same interview to the same webhook is pending (in flight or awaiting a retry)."""
     earlier = deliveries.alias("earlier")
-    # Per-interview order: a delivery with an ordering key waits while an earlier one of
-    # the same interview to the same webhook is pending (in flight or awaiting a retry).
-    first_in_line = or_(
+    return or_(
         deliveries.c.ordering_key.is_(None),
         ~exists().where(
             earlier.c.webhook_id == deliveries.c.webhook_id,
@@ -83,43 +81,63 @@ def _build_claim() -> Update:
             earlier.c.created_at < deliveries.c.created_at,
         ),
     )
+
+
+def _chosen(*unclaimed: ColumnElement[bool], lock: bool) -> Select:
+    """The ids a claim takes: due deliveries not claimed already (``unclaimed``), in order
+    of due time, at most ``per_webhook`` of any one webhook, scanning ``scan_limit`` due
+    rows for ``limit``. With ``lock``, the scanned rows are locked, those another worker
+    has locked skipped."""
     candidates = (
         select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
         .where(
             IS_PENDING,
-            deliveries.c.next_attempt_at <= now,
-            or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < now),
-            deliveries.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
-            first_in_line,
+            deliveries.c.next_attempt_at <= bindparam("now"),
+            *unclaimed,
+            _first_in_line(),
         )
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("scan_limit"))
-        .with_for_update(skip_locked=True)
-        .subquery("candidates")
     )
+    if lock:
+        candidates = candidates.with_for_update(skip_locked=True)
+    scanned = candidates.subquery("candidates")
     ranked = select(
-        candidates.c.id,
-        candidates.c.next_attempt_at,
+        scanned.c.id,
+        scanned.c.next_attempt_at,
         func.row_number()
-        .over(partition_by=candidates.c.webhook_id, order_by=candidates.c.next_attempt_at)
+        .over(partition_by=scanned.c.webhook_id, order_by=scanned.c.next_attempt_at)
         .label("rank"),
     ).subquery("ranked")
-    chosen = (
+    return (
         select(ranked.c.id)
         .where(ranked.c.rank <= bindparam("per_webhook"))
         .order_by(ranked.c.next_attempt_at)
         .limit(bindparam("limit"))
     )
-    return (
-        update(deliveries)
-        .where(deliveries.c.id.in_(chosen.scalar_subquery()))
-        .values(locked_until=bindparam("locked_until"))
-        .returning(deliveries.c.id)
+
+
+# PostgreSQL's claim writes the leases, as any worker process may claim: built once, so
+# each call only binds.
+CLAIM = (
+    update(deliveries)
+    .where(
+        deliveries.c.id.in_(
+            _chosen(
+                or_(
+                    deliveries.c.locked_until.is_(None),
+                    deliveries.c.locked_until < bindparam("now"),
+                ),
+                deliveries.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
+                lock=True,
+            ).scalar_subquery()
+        )
     )
-
-
-CLAIM = _build_claim()
-LOAD_CLAIMED = (
+    .values(locked_until=bindparam("locked_until"))
+    .returning(deliveries.c.id)
+)
+# A claimed delivery's row, as ClaimedDelivery holds it but for the payload.
+CLAIMED_ROWS = (
     select(
         deliveries.c.id,
         deliveries.c.attempt_count,
@@ -135,8 +153,69 @@ LOAD_CLAIMED = (
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
-    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
 )
+LOAD_CLAIMED = CLAIMED_ROWS.where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _json_values(name: str):  # type: ignore[no-untyped-def]
+    """The strings of a JSON array bound as one parameter: the SQL stays the same text
+    whatever the list's length, so SQLite prepares it once."""
+    return select(func.json_each(bindparam(name)).table_valued("value").c.value)
+
+
+def _json_array(values: Collection[str]) -> str:
+    return codec.encode(list(values)).decode()
+
+
+# SQLite's claim is a read: the leases are this process's, held in memory.
+SCAN_DUE = CLAIMED_ROWS.where(
+    deliveries.c.id.in_(
+        _chosen(
+            deliveries.c.id.not_in(_json_values("leased")),
+            deliveries.c.webhook_id.not_in(_json_values("skip_webhooks")),
+            lock=False,
+        ).scalar_subquery()
+    )
+).order_by(deliveries.c.next_attempt_at)
+
+
+class ProcessLeases:
+    """SQLite's leases. One process delivers from a SQLite database (the worker holds its
+    SingleWorkerLock), so its leases need not be written: they are kept here, a claim is a
+    read, and no commit rewrites the pages that recording the outcome writes again. A
+    process that dies loses them, as the next one's start released written leases anyway."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}  # delivery id: when its lease ends
+
+    def held(self, now: float) -> list[str]:
+        expired = [delivery_id for delivery_id, until in self._until.items() if until <= now]
+        for delivery_id in expired:
+            del self._until[delivery_id]
+        return list(self._until)
+
+    def take(self, delivery_ids: Collection[str], until: float) -> None:
+        self._until.update(dict.fromkeys(delivery_ids, until))
+
+    def drop(self, delivery_ids: Collection[str] | None) -> int:
+        """End the given leases, or all; how many there were."""
+        if delivery_ids is None:
+            count = len(self._until)
+            self._until.clear()
+            return count
+        return sum(self._until.pop(i, None) is not None for i in delivery_ids)
+
+
+_PROCESS_LEASES: dict[str, ProcessLeases] = {}
+
+
+def _process_leases(engine: AsyncEngine) -> ProcessLeases | None:
+    """This process's leases on the engine's SQLite database; None on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    return _PROCESS_LEASES.setdefault(str(engine.url.database), ProcessLeases())
+
+
 LOAD_PAYLOADS = select(events.c.id, events.c.payload).where(
     events.c.id.in_(bindparam("event_ids", expanding=True))
 )
@@ -178,22 +257,38 @@ async def claim_due(
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
     one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
-    slow endpoint's backlog cannot fill the worker. One UPDATE, one SELECT, and one more
-    for the payloads of events not read before."""
+    slow endpoint's backlog cannot fill the worker. On PostgreSQL one UPDATE and one
+    SELECT; on SQLite one SELECT (the leases are this process's); then one more for the
+    payloads of events not read before."""
     now = time.time()
-    params = {
-        "now": now,
-        "skip_webhooks": list(skip_webhooks),
-        "scan_limit": limit * CLAIM_SCAN_FACTOR,
-        "per_webhook": per_webhook,
-        "limit": limit,
-        "locked_until": now + lease_seconds,
-    }
+    leases = _process_leases(engine)
     async with engine.begin() as conn:
-        ids = (await conn.execute(CLAIM, params)).scalars().all()
-        if not ids:
-            return []
-        rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
+        if leases is None:
+            params = {
+                "now": now,
+                "skip_webhooks": list(skip_webhooks),
+                "scan_limit": limit * CLAIM_SCAN_FACTOR,
+                "per_webhook": per_webhook,
+                "limit": limit,
+                "locked_until": now + lease_seconds,
+            }
+            ids = (await conn.execute(CLAIM, params)).scalars().all()
+            if not ids:
+                return []
+            rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
+        else:
+            params = {
+                "now": now,
+                "leased": _json_array(leases.held(now)),
+                "skip_webhooks": _json_array(skip_webhooks),
+                "scan_limit": limit * CLAIM_SCAN_FACTOR,
+                "per_webhook": per_webhook,
+                "limit": limit,
+            }
+            rows = (await conn.execute(SCAN_DUE, params)).all()
+            if not rows:
+                return []
+            leases.take([row[0] for row in rows], now + lease_seconds)
         payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
         missing = [event_id for event_id, payload in payloads.items() if payload is None]
         if missing:
@@ -236,42 +331,50 @@ async def record_outcomes(
         if not is_data_problem(exc):
             raise
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
+    leases = _process_leases(engine)
+    if leases is not None:
+        leases.drop([o.delivery_id for o in outcomes])
 
 
 async def _record_as_rows(
     conn: AsyncConnection, outcomes: Sequence[AttemptOutcome], now: float
 ) -> None:
-    """SQLite: executemany of one statement each, compiled once (a multi-row VALUES would
-    be compiled anew for every batch, which cost more than writing the rows); SQLite runs
-    in this process, so a row costs no round trip."""
-    await conn.execute(
-        INSERT_ATTEMPT,
+    """SQLite: an executemany of each statement, handed to the driver as tuples. SQLite
+    runs in this process, so a row costs no round trip; binding each row's parameters
+    through SQLAlchemy cost more than SQLite writing it (27 → 17 µs per outcome)."""
+    await conn.exec_driver_sql(
+        INSERT_ATTEMPT_ROW,
         [
-            {
-                "delivery_id": o.delivery_id,
-                "attempt_number": o.attempt_number,
-                "started_at": o.started_at,
-                "duration_ms": o.duration_ms,
-                "status_code": o.status_code,
-                "response_excerpt": o.response_excerpt,
-                "error": o.error,
-            }
+            (
+                o.delivery_id,
+                o.attempt_number,
+                o.started_at,
+                o.duration_ms,
+                o.status_code,
+                o.response_excerpt,
+                o.error,
+            )
             for o in outcomes
         ],
     )
-    await conn.execute(
-        SET_STATE,
+    await conn.exec_driver_sql(
+        SET_STATE_ROW,
         [
-            {
-                "b_id": o.delivery_id,
-                "b_status": o.new_status.value,
-                "b_attempt_count": o.attempt_number,
-                "b_next_attempt_at": o.next_attempt_at,
-                "b_now": now,
-            }
+            (o.new_status.value, o.attempt_number, o.next_attempt_at, now, o.delivery_id)
             for o in outcomes
         ],
     )
+
+
+INSERT_ATTEMPT_ROW = (
+    "INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
+    "status_code, response_excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# A delivery cancelled while its attempt was in flight stays cancelled.
+SET_STATE_ROW = (
+    "UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, "
+    "locked_until = NULL, updated_at = ? WHERE id = ? AND status = 'pending'"
+)
 
 
 async def _record_as_arrays(
@@ -312,18 +415,6 @@ RECORD_FROM_ARRAYS = text(
     "UPDATE deliveries SET status = batch.status, attempt_count = batch.attempt_number, "
     "next_attempt_at = batch.next_attempt_at, locked_until = NULL, updated_at = :now "
     "FROM batch WHERE deliveries.id = batch.id AND deliveries.status = 'pending'"
-)
-INSERT_ATTEMPT = insert(attempts)
-SET_STATE = (
-    update(deliveries)
-    .where(deliveries.c.id == bindparam("b_id"), IS_PENDING)
-    .values(
-        status=bindparam("b_status"),
-        attempt_count=bindparam("b_attempt_count"),
-        next_attempt_at=bindparam("b_next_attempt_at"),
-        locked_until=None,
-        updated_at=bindparam("b_now"),
-    )
 )
 
 
@@ -440,6 +531,9 @@ async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | No
     """Drop leases so other workers may claim the deliveries at once: the given ones (a
     worker stopping before it sent them), or all (a single SQLite process starting up,
     for which every lease left is a dead run's)."""
+    leases = _process_leases(engine)
+    if leases is not None:
+        return leases.drop(delivery_ids)
     query = update(deliveries).where(IS_PENDING, deliveries.c.locked_until.is_not(None))
     if delivery_ids is not None:
         if not delivery_ids:
@@ -452,11 +546,22 @@ async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | No
 
 async def next_due_at(engine: AsyncEngine) -> float | None:
     """When the earliest unclaimed pending delivery falls due."""
-    query = select(func.min(deliveries.c.next_attempt_at)).where(
-        IS_PENDING, deliveries.c.locked_until.is_(None)
-    )
+    leases = _process_leases(engine)
     async with engine.connect() as conn:
-        return await conn.scalar(query)
+        if leases is None:
+            return await conn.scalar(NEXT_DUE, {"now": time.time()})
+        return await conn.scalar(
+            NEXT_DUE_UNLEASED, {"leased": _json_array(leases.held(time.time()))}
+        )
+
+
+NEXT_DUE = select(func.min(deliveries.c.next_attempt_at)).where(
+    IS_PENDING,
+    or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < bindparam("now")),
+)
+NEXT_DUE_UNLEASED = select(func.min(deliveries.c.next_attempt_at)).where(
+    IS_PENDING, deliveries.c.id.not_in(_json_values("leased"))
+)
 
 
 async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | None]:
