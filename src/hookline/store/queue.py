@@ -10,7 +10,10 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
     String,
+    all_,
+    any_,
     bindparam,
     cast,
     exists,
@@ -117,24 +120,13 @@ def _chosen(*unclaimed: ColumnElement[bool], lock: bool) -> Select:
     )
 
 
-# PostgreSQL's claim writes the leases, as any worker process may claim: built once, so
-# each call only binds.
-CLAIM = (
-    update(deliveries)
-    .where(
-        deliveries.c.id.in_(
-            _chosen(
-                or_(
-                    deliveries.c.locked_until.is_(None),
-                    deliveries.c.locked_until < bindparam("now"),
-                ),
-                deliveries.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
-                lock=True,
-            ).scalar_subquery()
-        )
-    )
-    .values(locked_until=bindparam("locked_until"))
-    .returning(deliveries.c.id)
+CLAIMED_WEBHOOK_COLUMNS = (
+    webhooks.c.id,
+    webhooks.c.url,
+    webhooks.c.http_method,
+    webhooks.c.secret,
+    webhooks.c.previous_secret,
+    webhooks.c.previous_secret_expires_at,
 )
 # A claimed delivery's row, as ClaimedDelivery holds it but for the payload.
 CLAIMED_ROWS = (
@@ -143,18 +135,63 @@ CLAIMED_ROWS = (
         deliveries.c.attempt_count,
         events.c.id,
         events.c.event_type,
-        webhooks.c.id,
-        webhooks.c.url,
-        webhooks.c.http_method,
-        webhooks.c.secret,
-        webhooks.c.previous_secret,
-        webhooks.c.previous_secret_expires_at,
+        *CLAIMED_WEBHOOK_COLUMNS,
         deliveries.c.created_at,
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
 )
-LOAD_CLAIMED = CLAIMED_ROWS.where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _text_array(name: str):  # type: ignore[no-untyped-def]
+    """A list of strings bound as one PostgreSQL array: the SQL stays the same text
+    whatever the list's length, so asyncpg prepares it once."""
+    return cast(bindparam(name), ARRAY(String))
+
+
+def _build_claim() -> Select:
+    """PostgreSQL's claim, in one round trip: the chosen rows' leases written, and their
+    rows read with their events' and webhooks' columns."""
+    leased = (
+        update(deliveries)
+        .where(
+            deliveries.c.id.in_(
+                _chosen(
+                    or_(
+                        deliveries.c.locked_until.is_(None),
+                        deliveries.c.locked_until < bindparam("now"),
+                    ),
+                    deliveries.c.webhook_id != all_(_text_array("skip_webhooks")),
+                    lock=True,
+                ).scalar_subquery()
+            )
+        )
+        .values(locked_until=bindparam("locked_until"))
+        .returning(
+            deliveries.c.id,
+            deliveries.c.attempt_count,
+            deliveries.c.event_id,
+            deliveries.c.webhook_id,
+            deliveries.c.created_at,
+        )
+        .cte("leased")
+    )
+    return (
+        select(
+            leased.c.id,
+            leased.c.attempt_count,
+            events.c.id,
+            events.c.event_type,
+            *CLAIMED_WEBHOOK_COLUMNS,
+            leased.c.created_at,
+        )
+        .join_from(leased, events, events.c.id == leased.c.event_id)
+        .join(webhooks, webhooks.c.id == leased.c.webhook_id)
+        .order_by(leased.c.created_at)
+    )
+
+
+CLAIM = _build_claim()
 
 
 def _json_values(name: str):  # type: ignore[no-untyped-def]
@@ -163,7 +200,11 @@ def _json_values(name: str):  # type: ignore[no-untyped-def]
     return select(func.json_each(bindparam(name)).table_valued("value").c.value)
 
 
-def _json_array(values: Collection[str]) -> str:
+def _bound_list(conn: AsyncConnection, values: Collection[str]) -> list[str] | str:
+    """A list of strings as ``_text_array`` (PostgreSQL) or ``_json_values`` (SQLite)
+    take it."""
+    if conn.dialect.name == "postgresql":
+        return list(values)
     return codec.encode(list(values)).decode()
 
 
@@ -216,9 +257,14 @@ def _process_leases(engine: AsyncEngine) -> ProcessLeases | None:
     return _PROCESS_LEASES.setdefault(str(engine.url.database), ProcessLeases())
 
 
-LOAD_PAYLOADS = select(events.c.id, events.c.payload).where(
-    events.c.id.in_(bindparam("event_ids", expanding=True))
-)
+LOAD_PAYLOADS = {
+    "postgresql": select(events.c.id, events.c.payload).where(
+        events.c.id == any_(_text_array("event_ids"))
+    ),
+    "sqlite": select(events.c.id, events.c.payload).where(
+        events.c.id.in_(_json_values("event_ids"))
+    ),
+}
 
 
 class PayloadCache:
@@ -266,21 +312,18 @@ async def claim_due(
         if leases is None:
             params = {
                 "now": now,
-                "skip_webhooks": list(skip_webhooks),
+                "skip_webhooks": _bound_list(conn, skip_webhooks),
                 "scan_limit": limit * CLAIM_SCAN_FACTOR,
                 "per_webhook": per_webhook,
                 "limit": limit,
                 "locked_until": now + lease_seconds,
             }
-            ids = (await conn.execute(CLAIM, params)).scalars().all()
-            if not ids:
-                return []
-            rows = (await conn.execute(LOAD_CLAIMED, {"ids": ids})).all()
+            rows = (await conn.execute(CLAIM, params)).all()
         else:
             params = {
                 "now": now,
-                "leased": _json_array(leases.held(now)),
-                "skip_webhooks": _json_array(skip_webhooks),
+                "leased": _bound_list(conn, leases.held(now)),
+                "skip_webhooks": _bound_list(conn, skip_webhooks),
                 "scan_limit": limit * CLAIM_SCAN_FACTOR,
                 "per_webhook": per_webhook,
                 "limit": limit,
@@ -292,7 +335,9 @@ async def claim_due(
         payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
         missing = [event_id for event_id, payload in payloads.items() if payload is None]
         if missing:
-            for event_id, payload in await conn.execute(LOAD_PAYLOADS, {"event_ids": missing}):
+            load = LOAD_PAYLOADS[conn.dialect.name]
+            found = await conn.execute(load, {"event_ids": _bound_list(conn, missing)})
+            for event_id, payload in found:
                 payloads[event_id] = payload
                 PAYLOADS.put(event_id, payload)
     return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
@@ -551,7 +596,7 @@ async def next_due_at(engine: AsyncEngine) -> float | None:
         if leases is None:
             return await conn.scalar(NEXT_DUE, {"now": time.time()})
         return await conn.scalar(
-            NEXT_DUE_UNLEASED, {"leased": _json_array(leases.held(time.time()))}
+            NEXT_DUE_UNLEASED, {"leased": _bound_list(conn, leases.held(time.time()))}
         )
 
 
