@@ -40,6 +40,9 @@ def create_app(settings: Settings, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by hookline.api.docs, without a CDN
         redoc_url=None,
+        # Hookline's metrics are Prometheus's, at /metrics; FastAPI's OpenTelemetry
+        # hooks would only look for a provider on every request (3 % of a publish).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, dashboard=(ui_routes.PREFIX, ui_routes.render_error))
     app.add_middleware(BodySizeLimit)
