@@ -4,6 +4,7 @@ delivery worker, for ``serve``, ``worker`` and the CLI's commands alike."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -74,6 +75,7 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
             delivery = DeliveryRuntime(database, settings)
             await delivery.start()
             services.wake.attach(delivery.wake)
+        settle_heap()
         yield services
     finally:
         await services.events.stop()
@@ -81,6 +83,14 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
         if delivery is not None:
             await delivery.stop()
         await database.engine.dispose()
+
+
+def settle_heap() -> None:
+    """What start-up built (modules, the app, its services) lives as long as the process:
+    move it out of the cyclic collector's reach. Its full collections walked all of it and
+    paused the event loop for 50 to 75 ms at a time, the p99 of publishing and delivery."""
+    gc.collect()
+    gc.freeze()
 
 
 def migrate(settings: Settings) -> None:
@@ -114,6 +124,7 @@ async def run_worker_process(settings: Settings, status_port: int | None = None)
     delivery = DeliveryRuntime(database, settings)
     try:
         await delivery.start()
+        settle_heap()
         log.info(
             "delivery worker started (concurrency %d, per webhook %d)",
             settings.worker_concurrency,
