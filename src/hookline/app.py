@@ -65,7 +65,7 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
     """The services on a fresh engine, with the publish batcher and, if asked, this
     process's delivery worker running; all stopped and disposed of on exit."""
     outage.database.reminder_seconds = settings.outage_log_interval
-    database = await open_database(settings)
+    database = await open_database(settings, checkpoints=True)
     services = Services.build(database, settings)
     services.events.start()
     services.keys.start()
@@ -82,7 +82,7 @@ async def running(settings: Settings, run_worker: bool = False) -> AsyncIterator
         await services.keys.stop()
         if delivery is not None:
             await delivery.stop()
-        await database.engine.dispose()
+        await database.close()
 
 
 def settle_heap() -> None:
@@ -120,7 +120,7 @@ async def run_worker_process(settings: Settings, status_port: int | None = None)
         await run_with_status_endpoint(work, settings, "127.0.0.1", status_port)
         return
     outage.database.reminder_seconds = settings.outage_log_interval
-    database = await open_database(settings)
+    database = await open_database(settings, checkpoints=True)
     delivery = DeliveryRuntime(database, settings)
     try:
         await delivery.start()
@@ -138,4 +138,4 @@ async def run_worker_process(settings: Settings, status_port: int | None = None)
         log.info("stopping: finishing the attempts in flight")
         await delivery.stop()
     finally:
-        await database.engine.dispose()
+        await database.close()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hookline.config import Settings, SettingsError
 from hookline.store.faults import database_fault
+from hookline.store.wal_checkpoints import WalCheckpointer
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 DEFAULT_TIMEOUT = 5.0
@@ -88,6 +89,9 @@ def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-unt
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints run on a thread of their own (store.wal_checkpoints), never inside a
+    # commit on the event loop.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -227,15 +231,26 @@ class Database:
     engine: AsyncEngine
     # Where the worker LISTENs for wake-ups; None: it polls (SQLite wakes in memory).
     listen_url: str | None
+    checkpointer: WalCheckpointer | None = None
+
+    async def close(self) -> None:
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
+        await self.engine.dispose()
 
 
-async def open_database(settings: Settings) -> Database:
+async def open_database(settings: Settings, checkpoints: bool = False) -> Database:
     """The engine for ``settings``, and where LISTEN can go: never through a pooler in
-    transaction mode (it would hold no session), so to HOOKLINE_DIRECT_DATABASE_URL."""
-    if is_sqlite(async_url(settings.database_url)):
-        return Database(
-            create_engine(settings.database_url, timeout=settings.database_timeout), None
-        )
+    transaction mode (it would hold no session), so to HOOKLINE_DIRECT_DATABASE_URL. With
+    ``checkpoints``, for a long-running process: SQLite's WAL checkpoints, on a thread."""
+    url = async_url(settings.database_url)
+    if is_sqlite(url):
+        engine = create_engine(settings.database_url, timeout=settings.database_timeout)
+        checkpointer = None
+        if checkpoints and url.database and url.database != ":memory:":
+            checkpointer = WalCheckpointer(url.database)
+            checkpointer.start()
+        return Database(engine, None, checkpointer)
     behind_pooler = await resolve_pooler(
         settings.database_url, settings.database_pooler, settings.database_timeout
     )
