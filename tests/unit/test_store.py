@@ -144,6 +144,24 @@ def test_the_claim_keeps_the_per_webhook_window_and_the_lease(on_database) -> No
     on_database(work)
 
 
+def test_a_redelivery_ends_the_lease(on_database) -> None:  # type: ignore[no-untyped-def]
+    """Redelivering a delivery in flight queues another attempt now, on either backend
+    (SQLite's lease is in memory, PostgreSQL's in the row)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        await _webhook(engine, acme)
+        await event_store.publish_batch(engine, [_event(acme)])
+        (claimed,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
+        assert await queue.claim_due(engine, 10, 60, per_webhook=5) == []
+        result = await delivery_log.redeliver(engine, acme, claimed.delivery_id)
+        assert result.found and result.webhook_active
+        (again,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
+        assert again.delivery_id == claimed.delivery_id
+
+    on_database(work)
+
+
 def test_concurrent_claims_never_share_a_delivery(on_database) -> None:  # type: ignore[no-untyped-def]
     async def work(engine: AsyncEngine) -> None:
         acme = await _workspace(engine, "acme")

@@ -106,13 +106,19 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()  # the claim loop may take more
         self._stopping = False
-        # Claimed deliveries may run ahead of the sends by two concurrency's worth, so the
-        # next sends never wait for a claim; and a claim waits until it can take a whole
+        # Claimed deliveries may run ahead of the sends by one concurrency's worth, so the
+        # next sends never wait for a claim, and no claim waits in the queue longer than
+        # two sends' time (well within its lease); a claim waits until it can take a whole
         # concurrency's worth, so claims stay few and large (a claim's cost is mostly per
         # statement: per delivery, batches of 100 cost 20 % less than batches of 50).
-        self._most_outstanding = 3 * settings.worker_concurrency
+        self._most_outstanding = 2 * settings.worker_concurrency
         self._worth_claiming = max(1, min(settings.claim_batch_size, settings.worker_concurrency))
         self._outstanding = 0  # claimed and not yet finished
+        # Sent, its outcome not yet recorded: its lease is still held, and while the
+        # database refuses writes (SQLite's claims are reads and go on working) these
+        # count against the room, so the claims stop instead of piling up sends whose
+        # leases would run out and have them sent again.
+        self._unrecorded = 0
         # Claimed but unfinished deliveries per webhook. Claims never take more than
         # endpoint_concurrency of one webhook, nor any of a webhook already at it; the
         # sender tasks hold the sends themselves to the limit, parking the rest.
@@ -171,8 +177,9 @@ class DeliveryWorker:
     async def _claim_loop(self) -> None:
         settings = self._settings
         while not self._stopping:
-            free = self._most_outstanding - self._outstanding
-            if free < self._worth_claiming and self._outstanding:
+            held = self._outstanding + self._unrecorded
+            free = self._most_outstanding - held
+            if free < self._worth_claiming and held:
                 self._room.clear()
                 await self._room.wait()
                 continue
@@ -275,6 +282,7 @@ class DeliveryWorker:
                     },
                 )
             self._outcomes.append((delivery.created_at, outcome))
+            self._unrecorded += 1
             self._outcomes_waiting.set()
         except Exception as exc:
             # Its claim stays leased and expires: the delivery is sent again later.
@@ -300,10 +308,13 @@ class DeliveryWorker:
                 started_at, duration_ms, None, None, f"could not send: {type(exc).__name__}: {exc}"
             )
 
+    def _note_room(self) -> None:
+        if self._outstanding + self._unrecorded <= self._most_outstanding - self._worth_claiming:
+            self._room.set()
+
     def _finished(self, webhook_id: str) -> None:
         self._outstanding -= 1
-        if self._outstanding <= self._most_outstanding - self._worth_claiming:
-            self._room.set()
+        self._note_room()
         claimed = self._per_webhook_claimed
         if claimed[webhook_id] == self._settings.endpoint_concurrency:
             # The webhook was skipped by claims and may take more now. Only then: a
@@ -329,6 +340,8 @@ class DeliveryWorker:
             del self._outcomes[:RECORD_BATCH_SIZE]
             outcomes = [outcome for _, outcome in batch]
             await self._record(outcomes)
+            self._unrecorded -= len(batch)
+            self._note_room()
             _count(batch)
             if any(o.new_status is DeliveryStatus.PENDING for o in outcomes):
                 self._wake.set()

@@ -15,6 +15,7 @@ from hookline.domain.inputs import text_problem
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.errors import InvalidInput
 from hookline.store.notify import notify_new_work
+from hookline.store.queue import process_leases
 from hookline.store.schema import attempts, deliveries, events, webhooks
 
 MAX_PAGE_SIZE = 100
@@ -164,6 +165,9 @@ async def redeliver(engine: AsyncEngine, workspace_id: str, delivery_id: str) ->
             )
         )
         await notify_new_work(conn)
+    leases = process_leases(engine)
+    if leases is not None:  # SQLite's lease, in this process: ended as a written one is
+        leases.drop([delivery_id])
     return RedeliverResult(found=True, webhook_active=True)
 
 

@@ -7,7 +7,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -250,7 +250,7 @@ class ProcessLeases:
 _PROCESS_LEASES: dict[str, ProcessLeases] = {}
 
 
-def _process_leases(engine: AsyncEngine) -> ProcessLeases | None:
+def process_leases(engine: AsyncEngine) -> ProcessLeases | None:
     """This process's leases on the engine's SQLite database; None on PostgreSQL."""
     if engine.dialect.name != "sqlite":
         return None
@@ -307,7 +307,7 @@ async def claim_due(
     SELECT; on SQLite one SELECT (the leases are this process's); then one more for the
     payloads of events not read before."""
     now = time.time()
-    leases = _process_leases(engine)
+    leases = process_leases(engine)
     async with engine.begin() as conn:
         if leases is None:
             params = {
@@ -331,16 +331,28 @@ async def claim_due(
             rows = (await conn.execute(SCAN_DUE, params)).all()
             if not rows:
                 return []
+            # Taken at once, before anything awaits: the next claim must skip these.
             leases.take([row[0] for row in rows], now + lease_seconds)
-        payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
-        missing = [event_id for event_id, payload in payloads.items() if payload is None]
-        if missing:
-            load = LOAD_PAYLOADS[conn.dialect.name]
-            found = await conn.execute(load, {"event_ids": _bound_list(conn, missing)})
-            for event_id, payload in found:
-                payloads[event_id] = payload
-                PAYLOADS.put(event_id, payload)
+        try:
+            payloads = await _payloads_of(conn, rows)
+        except BaseException:
+            if leases is not None:  # never handed to the worker: not leased after all
+                leases.drop([row[0] for row in rows])
+            raise
     return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
+
+
+async def _payloads_of(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, bytes]:
+    """The claimed rows' payloads by event id: from the cache, the rest in one read."""
+    payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
+    missing = [event_id for event_id, payload in payloads.items() if payload is None]
+    if missing:
+        load = LOAD_PAYLOADS[conn.dialect.name]
+        found = await conn.execute(load, {"event_ids": _bound_list(conn, missing)})
+        for event_id, payload in found:
+            payloads[event_id] = payload
+            PAYLOADS.put(event_id, payload)
+    return payloads  # type: ignore[return-value]
 
 
 async def record_outcomes(
@@ -376,7 +388,7 @@ async def record_outcomes(
         if not is_data_problem(exc):
             raise
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
-    leases = _process_leases(engine)
+    leases = process_leases(engine)
     if leases is not None:
         leases.drop([o.delivery_id for o in outcomes])
 
@@ -576,7 +588,7 @@ async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | No
     """Drop leases so other workers may claim the deliveries at once: the given ones (a
     worker stopping before it sent them), or all (a single SQLite process starting up,
     for which every lease left is a dead run's)."""
-    leases = _process_leases(engine)
+    leases = process_leases(engine)
     if leases is not None:
         return leases.drop(delivery_ids)
     query = update(deliveries).where(IS_PENDING, deliveries.c.locked_until.is_not(None))
@@ -591,7 +603,7 @@ async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | No
 
 async def next_due_at(engine: AsyncEngine) -> float | None:
     """When the earliest unclaimed pending delivery falls due."""
-    leases = _process_leases(engine)
+    leases = process_leases(engine)
     async with engine.connect() as conn:
         if leases is None:
             return await conn.scalar(NEXT_DUE, {"now": time.time()})

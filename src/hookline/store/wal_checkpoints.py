@@ -24,7 +24,11 @@ class WalCheckpointer:
         self._database_path = database_path
         self._interval = interval
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hookline-wal-checkpoints")
+        # A daemon: a process that fails before it stops this thread still exits, and a
+        # PASSIVE checkpoint cut short harms nothing.
+        self._thread = threading.Thread(
+            target=self._run, name="hookline-wal-checkpoints", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -36,7 +40,11 @@ class WalCheckpointer:
             self._thread.join()
 
     def _run(self) -> None:
-        connection = sqlite3.connect(self._database_path, timeout=1.0)
+        try:
+            connection = sqlite3.connect(self._database_path, timeout=1.0)
+        except sqlite3.Error as exc:
+            log.warning("no WAL checkpoints: the database did not open (%s)", exc)
+            return
         try:
             while not self._stopping.wait(self._interval):
                 try:
