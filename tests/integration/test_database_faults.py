@@ -10,6 +10,7 @@ processes, without a restart.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from hookline.bench.postgres import PostgresCluster
 from hookline.store.notify import CHANNEL
 from tests.conftest import seed_example, unique
 from tests.support.chaos import LogWindow, PgBouncer, Publisher, fill, readiness, small_filesystem
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer, HooklineWorker
 from tests.support.waiting import eventually
 from tests.support.workspace import Workspace
@@ -268,6 +269,53 @@ def test_sqlite_disk_full(receiver: Receiver, tmp_path: Path) -> None:
                 lambda: filler.append(fill(disk)),
                 lambda: filler.pop().unlink(),
             )
+        finally:
+            server.stop()
+
+
+def _truncate_the_log(database: Path) -> bool:
+    connection = sqlite3.connect(database)
+    try:
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        connection.close()
+    return busy == 0 and Path(f"{database}-wal").stat().st_size == 0
+
+
+def test_sqlite_disk_full_sends_nothing_twice(receiver: Receiver, tmp_path: Path) -> None:
+    """SQLite's claims are reads, and reads work on a full disk: while outcomes cannot be
+    written the worker claims nothing, so no lease runs out into a second send."""
+    with small_filesystem("16m") as disk:
+        server = hookline(
+            tmp_path,
+            f"sqlite:///{disk / 'hookline.db'}",
+            HOOKLINE_LEASE_SECONDS="2",
+            HOOKLINE_DELIVERY_TIMEOUT="1",
+        ).start()
+        try:
+            workspace = Workspace.on(server, unique("full"))
+            path, posting = "/" + unique("full"), unique("posting")
+            # Slow answers: the disk fills while the attempts are in flight.
+            receiver.script(path, [Reply(delay=0.5)])
+            workspace.create_webhook(receiver.url(path), posting, "interview_started")
+            payload = seed_example("interview_started") | {"posting_id": posting}
+            for n in range(3):
+                event = payload | {"interview_id": f"i{n}"}
+                response = workspace.publish("interview_started", event)
+                assert response.status_code == 202, response.text
+            receiver.wait_for(path, 3)
+            # Empty the log, so the outcomes' writes need new blocks, then leave none.
+            eventually(lambda: _truncate_the_log(disk / "hookline.db"), what="a checkpoint")
+            filler = fill(disk)
+            # Twice the lease: time for a lease of an unrecorded attempt to run out.
+            time.sleep(4.5)
+            assert len(receiver.at(path)) == 3
+            filler.unlink()
+            eventually(
+                lambda: readiness(server.base_url).status_code == 200, timeout=30, what="/readyz"
+            )
+            ids = [r.headers["webhook-id"] for r in receiver.at(path)]
+            assert len(ids) == len(set(ids)) == 3, ids
         finally:
             server.stop()
 

@@ -114,11 +114,14 @@ class DeliveryWorker:
         self._most_outstanding = 2 * settings.worker_concurrency
         self._worth_claiming = max(1, min(settings.claim_batch_size, settings.worker_concurrency))
         self._outstanding = 0  # claimed and not yet finished
-        # Sent, its outcome not yet recorded: its lease is still held, and while the
-        # database refuses writes (SQLite's claims are reads and go on working) these
-        # count against the room, so the claims stop instead of piling up sends whose
-        # leases would run out and have them sent again.
+        # Sent, its outcome not yet recorded: its lease is still held, so it counts
+        # against the room.
         self._unrecorded = 0
+        # Cleared while outcomes cannot be written: no claims meanwhile. SQLite's claims
+        # are reads and would go on working through a write outage, and the leases of the
+        # sends piling up unrecorded would run out and have them sent again.
+        self._recording = asyncio.Event()
+        self._recording.set()
         # Claimed but unfinished deliveries per webhook. Claims never take more than
         # endpoint_concurrency of one webhook, nor any of a webhook already at it; the
         # sender tasks hold the sends themselves to the limit, parking the rest.
@@ -177,6 +180,9 @@ class DeliveryWorker:
     async def _claim_loop(self) -> None:
         settings = self._settings
         while not self._stopping:
+            if not self._recording.is_set():
+                await self._recording.wait()
+                continue
             held = self._outstanding + self._unrecorded
             free = self._most_outstanding - held
             if free < self._worth_claiming and held:
@@ -355,10 +361,12 @@ class DeliveryWorker:
             try:
                 await record_outcomes(self._engine, batch, self._health(batch))
                 outage.database.succeeded("recording outcomes")
+                self._recording.set()
                 return
             except DataProblem:
                 break
             except Exception as exc:
+                self._recording.clear()
                 note_failure("recording outcomes", exc, log)
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
         if len(batch) > 1:
