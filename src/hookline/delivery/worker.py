@@ -114,9 +114,6 @@ class DeliveryWorker:
         self._most_outstanding = 2 * settings.worker_concurrency
         self._worth_claiming = max(1, min(settings.claim_batch_size, settings.worker_concurrency))
         self._outstanding = 0  # claimed and not yet finished
-        # Sent, its outcome not yet recorded: its lease is still held, so it counts
-        # against the room.
-        self._unrecorded = 0
         # Cleared while outcomes cannot be written: no claims meanwhile. SQLite's claims
         # are reads and would go on working through a write outage, and the leases of the
         # sends piling up unrecorded would run out and have them sent again.
@@ -183,9 +180,8 @@ class DeliveryWorker:
             if not self._recording.is_set():
                 await self._recording.wait()
                 continue
-            held = self._outstanding + self._unrecorded
-            free = self._most_outstanding - held
-            if free < self._worth_claiming and held:
+            free = self._most_outstanding - self._outstanding
+            if free < self._worth_claiming and self._outstanding:
                 self._room.clear()
                 await self._room.wait()
                 continue
@@ -288,7 +284,6 @@ class DeliveryWorker:
                     },
                 )
             self._outcomes.append((delivery.created_at, outcome))
-            self._unrecorded += 1
             self._outcomes_waiting.set()
         except Exception as exc:
             # Its claim stays leased and expires: the delivery is sent again later.
@@ -314,13 +309,10 @@ class DeliveryWorker:
                 started_at, duration_ms, None, None, f"could not send: {type(exc).__name__}: {exc}"
             )
 
-    def _note_room(self) -> None:
-        if self._outstanding + self._unrecorded <= self._most_outstanding - self._worth_claiming:
-            self._room.set()
-
     def _finished(self, webhook_id: str) -> None:
         self._outstanding -= 1
-        self._note_room()
+        if self._outstanding <= self._most_outstanding - self._worth_claiming:
+            self._room.set()
         claimed = self._per_webhook_claimed
         if claimed[webhook_id] == self._settings.endpoint_concurrency:
             # The webhook was skipped by claims and may take more now. Only then: a
@@ -346,8 +338,6 @@ class DeliveryWorker:
             del self._outcomes[:RECORD_BATCH_SIZE]
             outcomes = [outcome for _, outcome in batch]
             await self._record(outcomes)
-            self._unrecorded -= len(batch)
-            self._note_room()
             _count(batch)
             if any(o.new_status is DeliveryStatus.PENDING for o in outcomes):
                 self._wake.set()
