@@ -249,8 +249,10 @@ class LogWindow:
     def entries(self) -> list[dict[str, Any]]:
         with self.path.open("rb") as log:
             log.seek(self.offset)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+            written = log.read()
+        # The process may be halfway through a line: only whole lines are read.
+        whole = written[: written.rfind(b"\n") + 1].decode(errors="replace")
+        return [json.loads(line) for line in whole.splitlines() if line.strip()]
 
     def about_the_database(self) -> list[dict[str, Any]]:
         """Every line but the per-attempt lines a delivery writes in any case."""
