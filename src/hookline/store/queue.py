@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement, Select
@@ -257,13 +258,47 @@ def process_leases(engine: AsyncEngine) -> ProcessLeases | None:
     return _PROCESS_LEASES.setdefault(str(engine.url.database), ProcessLeases())
 
 
-LOAD_PAYLOADS = {
-    "postgresql": select(events.c.id, events.c.payload).where(
-        events.c.id == any_(_text_array("event_ids"))
-    ),
-    "sqlite": select(events.c.id, events.c.payload).where(
-        events.c.id.in_(_json_values("event_ids"))
-    ),
+LOAD_PAYLOADS_POSTGRESQL = select(events.c.id, events.c.payload).where(
+    events.c.id == any_(_text_array("event_ids"))
+)
+
+
+class DriverStatement(NamedTuple):
+    """A statement compiled once into sqlite3's own SQL, run with its parameters as a
+    tuple: SQLite runs in this process, so SQLAlchemy's per-execution work (its statement
+    cache, each parameter's processing, a row object per row) costs as much as the query."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]  # parameters the statement sets itself (a LIMIT's OFFSET 0)
+
+    @classmethod
+    def compile(cls, statement: Select) -> DriverStatement:
+        compiled = statement.compile(dialect=sqlite.dialect())
+        fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        return cls(str(compiled), tuple(compiled.positiontup or ()), fixed)
+
+    def bind(self, **values: Any) -> tuple[Any, ...]:
+        values |= self.fixed
+        return tuple(values[name] for name in self.names)
+
+
+SCAN_DUE_SQL = DriverStatement.compile(SCAN_DUE)
+LOAD_PAYLOADS_SQL = DriverStatement.compile(
+    select(events.c.id, events.c.payload).where(events.c.id.in_(_json_values("event_ids")))
+)
+
+
+# Built once, the ids bound as one list: every batch with a success runs it, and building
+# and caching a statement per batch cost more than running it.
+_STILL_FAILING = webhooks.c.failing_since.is_not(None)
+STOP_FAILING = {
+    "postgresql": update(webhooks)
+    .where(webhooks.c.id == any_(_text_array("webhook_ids")), _STILL_FAILING)
+    .values(failing_since=None),
+    "sqlite": update(webhooks)
+    .where(webhooks.c.id.in_(_json_values("webhook_ids")), _STILL_FAILING)
+    .values(failing_since=None),
 }
 
 
@@ -320,15 +355,15 @@ async def claim_due(
             }
             rows = (await conn.execute(CLAIM, params)).all()
         else:
-            params = {
-                "now": now,
-                "leased": _bound_list(conn, leases.held(now)),
-                "skip_webhooks": _bound_list(conn, skip_webhooks),
-                "scan_limit": limit * CLAIM_SCAN_FACTOR,
-                "per_webhook": per_webhook,
-                "limit": limit,
-            }
-            rows = (await conn.execute(SCAN_DUE, params)).all()
+            params = SCAN_DUE_SQL.bind(
+                now=now,
+                leased=_bound_list(conn, leases.held(now)),
+                skip_webhooks=_bound_list(conn, skip_webhooks),
+                scan_limit=limit * CLAIM_SCAN_FACTOR,
+                per_webhook=per_webhook,
+                limit=limit,
+            )
+            rows = (await conn.exec_driver_sql(SCAN_DUE_SQL.sql, params)).all()
             if not rows:
                 return []
             # Taken at once, before anything awaits: the next claim must skip these.
@@ -347,8 +382,11 @@ async def _payloads_of(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, 
     payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
     missing = [event_id for event_id, payload in payloads.items() if payload is None]
     if missing:
-        load = LOAD_PAYLOADS[conn.dialect.name]
-        found = await conn.execute(load, {"event_ids": _bound_list(conn, missing)})
+        event_ids = _bound_list(conn, missing)
+        if conn.dialect.name == "sqlite":
+            found = await conn.exec_driver_sql(LOAD_PAYLOADS_SQL.sql, (event_ids,))
+        else:
+            found = await conn.execute(LOAD_PAYLOADS_POSTGRESQL, {"event_ids": event_ids})
         for event_id, payload in found:
             payloads[event_id] = payload
             PAYLOADS.put(event_id, payload)
@@ -484,9 +522,8 @@ async def _apply_health(
     disabled: list[OperationalEvent] = []
     if health.recovered:
         await conn.execute(
-            update(webhooks)
-            .where(webhooks.c.id.in_(health.recovered), webhooks.c.failing_since.is_not(None))
-            .values(failing_since=None)
+            STOP_FAILING[conn.dialect.name],
+            {"webhook_ids": _bound_list(conn, health.recovered)},
         )
     if health.failing_since:
         await conn.execute(
