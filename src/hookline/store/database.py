@@ -9,6 +9,7 @@ import logging
 import re
 import sqlite3
 import types
+import weakref
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -18,7 +19,7 @@ import aiosqlite
 import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
-from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -110,6 +111,36 @@ class InlineSqliteConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    def data_version(self) -> int | None:
+        """``PRAGMA data_version``, read at once on this connection; None once closed."""
+        if not self._running or not self._connection:
+            return None
+        return self._connection.execute("PRAGMA data_version").fetchone()[0]  # type: ignore[no-any-return]
+
+
+class NewestSqliteConnection:
+    """An engine's newest SQLite connection (it has one: pool_size=1), for a read that
+    must be made on that very connection and is too small to be worth a checkout."""
+
+    def __init__(self) -> None:
+        self.connection: InlineSqliteConnection | None = None
+
+    def remember(self, dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        self.connection = dbapi_connection.driver_connection
+
+
+_NEWEST: weakref.WeakKeyDictionary[Engine, NewestSqliteConnection] = weakref.WeakKeyDictionary()
+
+
+def sqlite_data_version(engine: AsyncEngine) -> int | None:
+    """``PRAGMA data_version`` of the engine's own connection, which moves when another
+    connection (another process) commits and not for this one's commits; None while it has
+    no open connection. Read inline, without SQLAlchemy: the lookup runs on every request."""
+    newest = _NEWEST.get(engine.sync_engine)
+    if newest is None or newest.connection is None:
+        return None
+    return newest.connection.data_version()
+
 
 def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
     # The sqlite3 connection is made on aiosqlite's thread and then used on the loop's.
@@ -146,6 +177,8 @@ def create_engine(
             module=_inline_sqlite_dbapi(),
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        newest = _NEWEST[engine.sync_engine] = NewestSqliteConnection()
+        event.listen(engine.sync_engine, "connect", newest.remember)
         return engine
     connect_args: dict[str, Any] = {"timeout": timeout}
     if behind_pooler:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.ids import new_id
 from hookline.domain.keys import Principal, Role, hash_api_key, new_api_key
+from hookline.store.database import sqlite_data_version
 from hookline.store.notify import KEYS_CHANNEL, Listener, notify_keys_changed
 from hookline.store.schema import api_keys, portal_links, webhooks, workspaces
 
@@ -297,8 +298,10 @@ class KeyLookup:
         return principal
 
     async def _check_data_version(self) -> None:
-        async with self._engine.connect() as conn:
-            version = await conn.scalar(DATA_VERSION)
+        version = sqlite_data_version(self._engine)
+        if version is None:  # no connection open yet: open one
+            async with self._engine.connect() as conn:
+                version = await conn.scalar(DATA_VERSION)
         if version != self._data_version:
             self._data_version = version
             self.forget()
