@@ -68,9 +68,9 @@ def _calls(dependant: Dependant) -> Iterator[object]:
 def _roles(route: APIRoute) -> list[str] | None:
     """The roles that may call a route, from its dependencies; None for a public one."""
     calls = list(_calls(route.dependant))
-    if current_principal not in calls:
-        return None
     needed = {getattr(call, "permission", None) for call in calls} - {None}
+    if not needed and current_principal not in calls:
+        return None
     return [role.value for role in Role if needed <= ROLE_PERMISSIONS[role]]
 
 
