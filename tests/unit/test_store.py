@@ -7,12 +7,14 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.domain.attempts import AttemptOutcome, judge_health
+from hookline.domain.keys import Role
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod
 from hookline.errors import InvalidInput
 from hookline.store import delivery_log, queue, retention
@@ -316,3 +318,28 @@ def test_one_unstorable_outcome_does_not_hold_up_the_batch(on_database) -> None:
         assert errors.count(None) == 4
 
     on_database(work)
+
+
+def test_a_key_revoked_while_the_connection_is_replaced_is_refused(tmp_path: Path) -> None:
+    """On SQLite the cached key lookup notices another process's revocation through
+    ``PRAGMA data_version``, which counts per connection and starts afresh on a new one:
+    a revocation committed while the engine's connection was replaced still empties it."""
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    upgrade_to_head(url)
+
+    async def work() -> None:
+        engine, other_process = create_engine(url), create_engine(url)
+        try:
+            workspace = await key_store.create_workspace(engine, "replaced")
+            assert workspace is not None
+            created = await key_store.create_key(engine, workspace, Role.INTEGRATOR)
+            lookup = key_store.KeyLookup(engine, None, 1.0)
+            assert await lookup.authenticate(created.key) is not None  # cached from now on
+            await engine.dispose()  # its connection closes, a new one opens at the next use
+            assert await key_store.revoke_key(other_process, created.info.key_id) is not None
+            assert await lookup.authenticate(created.key) is None
+        finally:
+            await engine.dispose()
+            await other_process.dispose()
+
+    asyncio.run(work())

@@ -120,26 +120,33 @@ class InlineSqliteConnection(aiosqlite.Connection):
 
 class NewestSqliteConnection:
     """An engine's newest SQLite connection (it has one: pool_size=1), for a read that
-    must be made on that very connection and is too small to be worth a checkout."""
+    must be made on that very connection and is too small to be worth a checkout; and how
+    many the engine has opened."""
 
     def __init__(self) -> None:
         self.connection: InlineSqliteConnection | None = None
+        self.opened = 0
 
     def remember(self, dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         self.connection = dbapi_connection.driver_connection
+        self.opened += 1
 
 
 _NEWEST: weakref.WeakKeyDictionary[Engine, NewestSqliteConnection] = weakref.WeakKeyDictionary()
 
 
-def sqlite_data_version(engine: AsyncEngine) -> int | None:
-    """``PRAGMA data_version`` of the engine's own connection, which moves when another
-    connection (another process) commits and not for this one's commits; None while it has
-    no open connection. Read inline, without SQLAlchemy: the lookup runs on every request."""
+def sqlite_data_version(engine: AsyncEngine) -> tuple[int, int] | None:
+    """Whether another connection (another process) may have committed: ``PRAGMA
+    data_version`` of the engine's own connection, which moves for other connections'
+    commits and not for its own, with the count of connections the engine has opened (a
+    new connection's version starts afresh, so a commit made while the old one was being
+    replaced would go unseen). None while no connection is open. Read inline, without
+    SQLAlchemy: the key lookup asks on every request."""
     newest = _NEWEST.get(engine.sync_engine)
     if newest is None or newest.connection is None:
         return None
-    return newest.connection.data_version()
+    version = newest.connection.data_version()
+    return None if version is None else (newest.opened, version)
 
 
 def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -237,7 +237,7 @@ class KeyLookup:
       is up (a lost connection could have missed a revocation).
     - SQLite: this process's own revocations empty it (``forget``), and so does a change
       of ``PRAGMA data_version``, which moves when another connection commits (the
-      ``hookline keys revoke`` command in another process).
+      ``hookline keys revoke`` command in another process), or of the engine's connection.
 
     Unknown keys are not cached, so a new key works at once. A lookup that overlapped a
     revocation does not fill the cache (the generation moved meanwhile). Without a LISTEN
@@ -251,7 +251,7 @@ class KeyLookup:
         # key hash -> (principal, when its use was last noted)
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._generation = 0
-        self._data_version: int | None = None
+        self._data_version: tuple[int, int] | None = None
         self._listening = False
         self._listener = None
         if not self._sqlite and listen_url is not None:
@@ -299,12 +299,9 @@ class KeyLookup:
 
     async def _check_data_version(self) -> None:
         version = sqlite_data_version(self._engine)
-        if version is None:  # no connection open yet: open one
-            async with self._engine.connect() as conn:
-                version = await conn.scalar(DATA_VERSION)
-        if version != self._data_version:
+        if version is None:  # no connection open: open one
+            async with self._engine.connect():
+                version = sqlite_data_version(self._engine)
+        if version is None or version != self._data_version:
             self._data_version = version
             self.forget()
-
-
-DATA_VERSION = text("PRAGMA data_version")
