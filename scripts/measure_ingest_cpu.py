@@ -31,24 +31,25 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def measure(url: str | None, count: int) -> None:
-    workdir = Path(tempfile.mkdtemp())
-    deployment = Deployment(
-        "ingest", workdir, url or f"sqlite:///{workdir}/hookline.db", 1 if url else 0, 50
-    )
-    deployment.env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
-    deployment.prepare()
-    deployment.start()
-    try:
-        assert deployment.api is not None and deployment.api.process is not None
-        pid = deployment.api.process.pid
-        async with aiohttp.ClientSession() as session:
-            kind = EventType.INTERVIEW_STARTED
-            await publish_many(deployment, session, kind, started_payload("warm"), 500, CLIENTS)
-            cpu, wall = cpu_seconds(pid), time.perf_counter()
-            await publish_many(deployment, session, kind, started_payload("ingest"), count, CLIENTS)
-            cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
-    finally:
-        deployment.stop()
+    with tempfile.TemporaryDirectory() as directory:
+        workdir = Path(directory)
+        database_url = url or f"sqlite:///{workdir}/hookline.db"
+        # The processes inherit this one's environment, PYTHONPATH included.
+        deployment = Deployment("ingest", workdir, database_url, 1 if url else 0, 50)
+        deployment.prepare()
+        deployment.start()
+        try:
+            assert deployment.api is not None and deployment.api.process is not None
+            pid = deployment.api.process.pid
+            async with aiohttp.ClientSession() as session:
+                kind = EventType.INTERVIEW_STARTED
+                warm, measured = started_payload("warm"), started_payload("ingest")
+                await publish_many(deployment, session, kind, warm, 500, CLIENTS)
+                cpu, wall = cpu_seconds(pid), time.perf_counter()
+                await publish_many(deployment, session, kind, measured, count, CLIENTS)
+                cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
+        finally:
+            deployment.stop()
     print(f"{1e6 * cpu / count:.0f} µs API CPU per publish, {count / wall:.0f} events/s")
 
 
