@@ -18,21 +18,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import insert
 
 from hookline.domain.attempts import AttemptOutcome, judge_health
+from hookline.domain.events import EventType, encode_payload, sample_payload
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.store import queue
 from hookline.store.database import create_engine
 from hookline.store.schema import deliveries, events, webhooks, workspaces
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "examples"
-
-
 async def seed(url: str, count: int) -> None:
-    payload = (SEED / "report_available.json").read_bytes()
+    # The seed's 14 KB example, as the harness delivers it.
+    payload = encode_payload(sample_payload(EventType.REPORT_AVAILABLE))
     engine = create_engine(url)
     now = time.time()
     async with engine.begin() as conn:
