@@ -28,6 +28,7 @@ from hookline.store import queue
 from hookline.store.database import create_engine
 from hookline.store.schema import deliveries, events, webhooks, workspaces
 
+
 async def seed(url: str, count: int) -> None:
     # The seed's 14 KB example, as the harness delivers it.
     payload = encode_payload(sample_payload(EventType.REPORT_AVAILABLE))
