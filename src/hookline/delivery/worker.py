@@ -119,9 +119,14 @@ class DeliveryWorker:
         # sends piling up unrecorded would run out and have them sent again.
         self._recording = asyncio.Event()
         self._recording.set()
-        # Claimed but unfinished deliveries per webhook. Claims never take more than
-        # endpoint_concurrency of one webhook, nor any of a webhook already at it; the
+        # Claimed but unfinished deliveries per webhook. A claim takes at most
+        # endpoint_concurrency of one webhook, and none of a webhook holding more than
+        # that already: so a webhook has up to one concurrency's worth waiting behind the
+        # one being sent, and the next claim runs while those are sent instead of after
+        # them (a claim on PostgreSQL takes as long as sending a concurrency's worth).
+        # What waits has one round of sends ahead of it, well within its lease. The
         # sender tasks hold the sends themselves to the limit, parking the rest.
+        self._claim_ahead = settings.endpoint_concurrency
         self._per_webhook_claimed: Counter[str] = Counter()
         self._sending: dict[str, int] = {}
         self._parked: dict[str, deque[ClaimedDelivery]] = {}
@@ -190,7 +195,7 @@ class DeliveryWorker:
             busy = [
                 webhook_id
                 for webhook_id, count in self._per_webhook_claimed.items()
-                if count >= settings.endpoint_concurrency
+                if count > self._claim_ahead
             ]
             try:
                 claimed = await claim_due(
@@ -214,8 +219,8 @@ class DeliveryWorker:
                 self._ready.put_nowait(delivery)
             if len(claimed) == limit:
                 continue  # there may be more due right now
-            cap = settings.endpoint_concurrency
-            await self._sleep_until_due(any(n >= cap for n in per_webhook.values()))
+            ahead = self._claim_ahead
+            await self._sleep_until_due(any(n > ahead for n in per_webhook.values()))
 
     async def _sleep_until_due(self, skipped_busy: bool) -> None:
         timeout = self._settings.poll_interval
@@ -314,9 +319,9 @@ class DeliveryWorker:
         if self._outstanding <= self._most_outstanding - self._worth_claiming:
             self._room.set()
         claimed = self._per_webhook_claimed
-        if claimed[webhook_id] == self._settings.endpoint_concurrency:
+        if claimed[webhook_id] == self._claim_ahead + 1:
             # The webhook was skipped by claims and may take more now. Only then: a
-            # claim while it is still at its cap would scan past its whole backlog.
+            # claim while it is still past its cap would scan past its whole backlog.
             self._wake.set()
         if claimed[webhook_id] <= 1:
             del claimed[webhook_id]
