@@ -6,10 +6,29 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Float, Insert, Row, bindparam, case, func, insert, literal, null, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Float,
+    FromClause,
+    Insert,
+    Row,
+    String,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ColumnElement
 
 from hookline.domain.events import WILDCARD, encode_payload
 from hookline.domain.ids import new_id
@@ -68,74 +87,110 @@ class StoredEvent:
 
 async def _insert_events(
     conn: AsyncConnection, batch: Sequence[NewEvent], event_ids: Sequence[str], now: float
-) -> None:
-    await conn.execute(
-        insert(events),
-        [
-            {
-                "id": event_id,
-                "workspace_id": event.workspace_id,
-                "event_type": event.event_type,
-                "posting_id": event.posting_id,
-                "interview_id": event.interview_id,
-                "payload": event.payload,
-                "idempotency_key": event.idempotency_key,
-                # A microsecond apart, so that publish order is created_at order, also
-                # within a batch (per-interview ordering relies on it).
-                "created_at": now + position * 1e-6,
-            }
-            for position, (event, event_id) in enumerate(zip(batch, event_ids, strict=True))
-        ],
+) -> list[dict[str, Any]]:
+    """Store the batch's events; their rows as inserted."""
+    rows = [
+        {
+            "id": event_id,
+            "workspace_id": event.workspace_id,
+            "event_type": event.event_type,
+            "posting_id": event.posting_id,
+            "interview_id": event.interview_id,
+            "payload": event.payload,
+            "idempotency_key": event.idempotency_key,
+            # A microsecond apart, so that publish order is created_at order, also
+            # within a batch (per-interview ordering relies on it).
+            "created_at": now + position * 1e-6,
+        }
+        for position, (event, event_id) in enumerate(zip(batch, event_ids, strict=True))
+    ]
+    await conn.execute(insert(events), rows)
+    return rows
+
+
+# The event columns a fan-out reads.
+FANNED_OUT = ("id", "workspace_id", "posting_id", "event_type", "interview_id", "created_at")
+
+
+def _published_events(dialect: str) -> tuple[FromClause, ColumnElement[bool] | None]:
+    """Where a fan-out reads the events just stored, and the condition that picks them.
+    PostgreSQL: the batch's own columns bound as arrays (``unnest``), so the plan does
+    not depend on the events table's statistics (stale after a burst of publishes, when
+    the planner took the table for tiny and scanned it whole) and the SQL is the same
+    whatever the batch's size. SQLite: the stored rows by primary key."""
+    if dialect == "sqlite":
+        return events, events.c.id.in_(bindparam("event_ids", expanding=True))
+    arrays = [
+        cast(bindparam(name), ARRAY(Float if name == "created_at" else String))
+        for name in FANNED_OUT
+    ]
+    published = (
+        func.unnest(*arrays)
+        .table_valued(*(column(name) for name in FANNED_OUT))
+        .render_derived("published")
     )
+    return published, None
 
 
-def _build_fan_out(to_one_webhook: bool) -> Insert:
-    """One delivery per active matching webhook for each event in ``event_ids``, as one
+def _build_fan_out(dialect: str, to_one_webhook: bool) -> Insert:
+    """One delivery per active matching webhook for each event just stored, as one
     INSERT … SELECT … RETURNING, built once. ``to_one_webhook``: only to ``webhook_id``,
     whatever its posting and event type (the test endpoint)."""
-    match = (webhooks.c.workspace_id == events.c.workspace_id) & webhooks.c.is_active.is_(True)
+    published, picked = _published_events(dialect)
+    event = published.c
+    match = (webhooks.c.workspace_id == event.workspace_id) & webhooks.c.is_active.is_(True)
     if to_one_webhook:
         match &= webhooks.c.id == bindparam("webhook_id")
     else:
-        for column in ("posting_id", "event_type"):  # equal, or the webhook's "*"
-            wanted = webhooks.c[column]
-            match &= or_(wanted == events.c[column], wanted == literal(WILDCARD))
+        for name in ("posting_id", "event_type"):  # equal, or the webhook's "*"
+            wanted = webhooks.c[name]
+            match &= or_(wanted == event[name], wanted == literal(WILDCARD))
     now = bindparam("now", type_=Float)
     columns = {
         "id": random_id("dlv"),
-        "event_id": events.c.id,
+        "event_id": event.id,
         "webhook_id": webhooks.c.id,
         "workspace_id": webhooks.c.workspace_id,
         "status": literal(DeliveryStatus.PENDING.value),
         "attempt_count": literal(0),
         "next_attempt_at": now,
         "ordering_key": case(
-            (webhooks.c.ordering == literal(Ordering.INTERVIEW.value), events.c.interview_id),
+            (webhooks.c.ordering == literal(Ordering.INTERVIEW.value), event.interview_id),
             else_=null(),
         ),
-        "created_at": events.c.created_at,
+        "created_at": event.created_at,
         "updated_at": now,
     }
-    source = (
-        select(*columns.values())
-        .select_from(events.join(webhooks, match))
-        .where(events.c.id.in_(bindparam("event_ids", expanding=True)))
-    )
+    source = select(*columns.values()).select_from(published.join(webhooks, match))
+    if picked is not None:
+        source = source.where(picked)
     return insert(deliveries).from_select(list(columns), source).returning(deliveries.c.event_id)
 
 
-FAN_OUT = _build_fan_out(to_one_webhook=False)
-FAN_OUT_TO_ONE = _build_fan_out(to_one_webhook=True)
+FAN_OUT = {
+    (dialect, to_one): _build_fan_out(dialect, to_one)
+    for dialect in ("sqlite", "postgresql")
+    for to_one in (False, True)
+}
 
 
 async def _fan_out(
-    conn: AsyncConnection, event_ids: Sequence[str], now: float, webhook_id: str | None = None
+    conn: AsyncConnection,
+    rows: Sequence[dict[str, Any]],
+    now: float,
+    webhook_id: str | None = None,
 ) -> Counter[str]:
-    """Create the events' deliveries; how many each event got."""
-    params: dict[str, object] = {"event_ids": list(event_ids), "now": now}
+    """Create the deliveries of the events just stored (``rows``, as inserted); how many
+    each event got."""
+    dialect = conn.dialect.name
+    params: dict[str, object] = {"now": now}
+    if dialect == "sqlite":
+        params["event_ids"] = [row["id"] for row in rows]
+    else:
+        params |= {name: [row[name] for row in rows] for name in FANNED_OUT}
     if webhook_id is not None:
         params["webhook_id"] = webhook_id
-    statement = FAN_OUT if webhook_id is None else FAN_OUT_TO_ONE
+    statement = FAN_OUT[dialect, webhook_id is not None]
     counts = Counter((await conn.execute(statement, params)).scalars().all())
     if counts:
         await notify_new_work(conn)
@@ -163,8 +218,8 @@ async def publish_batch(engine: AsyncEngine, batch: Sequence[NewEvent]) -> list[
     event_ids = [new_id("evt") for _ in batch]
     now = time.time()
     async with engine.begin() as conn:
-        await _insert_events(conn, batch, event_ids, now)
-        counts = await _fan_out(conn, event_ids, now)
+        rows = await _insert_events(conn, batch, event_ids, now)
+        counts = await _fan_out(conn, rows, now)
     return [Published(event_id, counts[event_id]) for event_id in event_ids]
 
 
@@ -179,8 +234,8 @@ async def publish_operational(
         for e in raised
     ]  # fmt: skip
     event_ids = [new_id("evt") for _ in batch]
-    await _insert_events(conn, batch, event_ids, now)
-    await _fan_out(conn, event_ids, now)
+    rows = await _insert_events(conn, batch, event_ids, now)
+    await _fan_out(conn, rows, now)
 
 
 async def publish(engine: AsyncEngine, event: NewEvent) -> Published:
@@ -205,8 +260,8 @@ async def publish_to_webhook(engine: AsyncEngine, event: NewEvent, webhook_id: s
     """Store an event delivered to one webhook alone, whatever its posting and type."""
     event_id, now = new_id("evt"), time.time()
     async with engine.begin() as conn:
-        await _insert_events(conn, [event], [event_id], now)
-        counts = await _fan_out(conn, [event_id], now, webhook_id)
+        rows = await _insert_events(conn, [event], [event_id], now)
+        counts = await _fan_out(conn, rows, now, webhook_id)
     return Published(event_id, counts[event_id])
 
 
