@@ -1,5 +1,6 @@
 """The store's set-based statements on both backends: fan-out, group commit, the claim
-with its per-webhook window and lease, recording outcomes, the log's cursors, retention."""
+with its per-webhook window and lease, recording outcomes, the log's cursors, retention;
+on PostgreSQL, the planner statistics kept fresh."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline.bench.postgres import PostgresCluster
+from hookline.delivery.statistics import StatisticsKeeper
 from hookline.domain.attempts import AttemptOutcome, judge_health
 from hookline.domain.keys import Role
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod
@@ -341,5 +345,42 @@ def test_a_key_revoked_while_the_connection_is_replaced_is_refused(tmp_path: Pat
         finally:
             await engine.dispose()
             await other_process.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_burst_of_publishes_gets_fresh_planner_statistics(postgres: PostgresCluster) -> None:
+    """PostgreSQL: after a burst the worker analyses the tables that changed, where
+    autovacuum waits up to a minute, so the planner sizes the queue by what it holds."""
+    url = postgres.create_database()
+    upgrade_to_head(url)
+    burst = 3000
+
+    async def planned_rows(engine: AsyncEngine) -> float:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'deliveries'::regclass")
+            )
+            return float(found)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        try:
+            acme = await _workspace(engine, "acme")
+            await _webhook(engine, acme)
+            await event_store.publish_batch(engine, [_event(acme)] * burst)
+            assert await planned_rows(engine) < burst
+            keeper = StatisticsKeeper(engine)
+            analysed: list[str] = []
+            # A session reports what it changed at most once a second (sooner when busy).
+            deadline = time.monotonic() + 15
+            while "deliveries" not in analysed and time.monotonic() < deadline:
+                analysed += await keeper.refresh_once()
+                await asyncio.sleep(0.2)
+            assert {"deliveries", "events"} <= set(analysed)
+            assert await planned_rows(engine) == burst
+            assert await keeper.refresh_once() == []  # nothing changed since
+        finally:
+            await engine.dispose()
 
     asyncio.run(work())

@@ -1,6 +1,6 @@
 """Everything one process needs to deliver, started and stopped together: on SQLite the
 single-worker lock and the release of a dead run's claims, on PostgreSQL the LISTEN
-connection, the worker itself and the retention purge."""
+connection and the planner statistics, the worker itself and the retention purge."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 
 from hookline.config import Settings
 from hookline.delivery.retention import RetentionPurger
+from hookline.delivery.statistics import StatisticsKeeper
 from hookline.delivery.worker import DeliveryWorker
 from hookline.store.database import Database, async_url, is_sqlite
 from hookline.store.notify import Listener
@@ -35,6 +36,7 @@ class DeliveryRuntime:
                 settings.poll_interval,
             )
         self._purger = RetentionPurger(engine, settings.retention_days, settings.purge_interval)
+        self._statistics = None if is_sqlite(url) else StatisticsKeeper(engine)
 
     def wake(self) -> None:
         self._worker.wake()
@@ -50,10 +52,14 @@ class DeliveryRuntime:
         await self._worker.start()
         if self._listener is not None:
             self._listener.start()
+        if self._statistics is not None:
+            self._statistics.start()
         self._purger.start()
 
     async def stop(self) -> None:
         await self._purger.stop()
+        if self._statistics is not None:
+            await self._statistics.stop()
         if self._listener is not None:
             await self._listener.stop()
         await self._worker.stop()

@@ -165,3 +165,8 @@ def is_data_problem(exc: BaseException) -> bool:
         if isinstance(sqlstate, str) and len(sqlstate) == 5:
             return sqlstate[:2] in DATA_SQLSTATE_CLASSES
     return False
+
+
+def has_sqlstate(exc: BaseException, sqlstate: str) -> bool:
+    """Whether PostgreSQL refused the statement with this SQLSTATE, wherever in the chain."""
+    return any(getattr(link, "sqlstate", None) == sqlstate for link in _chain(exc))
