@@ -9,6 +9,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline import outage
 from hookline.background import BackgroundTask
 from hookline.store.faults import note_failure
 from hookline.store.retention import purge_batch
@@ -16,6 +17,7 @@ from hookline.store.retention import purge_batch
 log = logging.getLogger("hookline.retention")
 BATCH_SIZE = 500
 PAUSE_BETWEEN_BATCHES = 0.05
+WHAT = "purging past retention (tried again later)"
 
 
 class RetentionPurger:
@@ -47,8 +49,10 @@ class RetentionPurger:
         while True:
             try:
                 events, attempts = await self.purge_once()
+            except Exception as exc:
+                note_failure(WHAT, exc, log)
+            else:
+                outage.database.succeeded(WHAT)
                 if events or attempts:
                     log.info("purged %d events and %d attempts past retention", events, attempts)
-            except Exception as exc:
-                note_failure("purging past retention (tried again later)", exc, log)
             await asyncio.sleep(self._interval)

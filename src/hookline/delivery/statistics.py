@@ -8,12 +8,17 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline import outage
 from hookline.background import BackgroundTask
 from hookline.store.faults import note_failure
 from hookline.store.statistics import analyze, stale_tables
 
 log = logging.getLogger("hookline.database")
 CHECK_INTERVAL_SECONDS = 2.0
+# After a failure: autovacuum still runs meanwhile, and a fault that is not an outage
+# (a statement_timeout cutting ANALYZE short) is logged once a minute, not every check.
+AFTER_FAILURE_SECONDS = 60.0
+WHAT = "refreshing planner statistics"
 
 
 class StatisticsKeeper:
@@ -40,8 +45,11 @@ class StatisticsKeeper:
         while True:
             try:
                 tables = await self.refresh_once()
-                if tables:
-                    log.debug("planner statistics refreshed: %s", ", ".join(tables))
             except Exception as exc:
-                note_failure("refreshing planner statistics (tried again later)", exc, log)
+                note_failure(WHAT, exc, log)
+                await asyncio.sleep(AFTER_FAILURE_SECONDS)
+                continue
+            outage.database.succeeded(WHAT)
+            if tables:
+                log.debug("planner statistics refreshed: %s", ", ".join(tables))
             await asyncio.sleep(self._interval)

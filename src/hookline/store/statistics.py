@@ -33,7 +33,9 @@ LOCK_NOT_AVAILABLE = "55P03"
 CHANGED_SINCE_ANALYZE = text(
     "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
     "WHERE s.relid = ANY(CAST(:tables AS regclass[])) "
-    "AND s.n_mod_since_analyze > :rows + :share * s.n_live_tup "
+    # Cast: an untyped parameter beside a bigint would be sent as one, the share as 0.
+    "AND s.n_mod_since_analyze > CAST(:rows AS bigint) "
+    "+ CAST(:share AS double precision) * s.n_live_tup "
     "AND pg_has_role(c.relowner, 'USAGE')"
 )
 
