@@ -1,12 +1,12 @@
 """PostgreSQL's planner statistics for the tables the delivery path queries.
 
-Autovacuum refreshes a table's statistics once a tenth of it has changed, checking once a
-minute (``autovacuum_naptime``). A burst of publishes outruns that: after 20,000 events
-into a fresh database the planner still took ``deliveries`` for 19 pending rows, so
-every claim sorted all the due rows and every record scanned all the pending ones
-instead of looking up its own (10 to 20 ms each, against about 1 ms with fresh
-statistics). Hookline's worker checks far more often and analyses a table itself when
-it has changed past the same proportion.
+Autovacuum refreshes a table's statistics once enough of it has changed (a tenth by
+default; 2 % for ``deliveries``, migration 0006), but it looks only once a minute
+(``autovacuum_naptime``). A burst of publishes outruns that: after 20,000 events into a
+fresh database the planner still took ``deliveries`` for 19 pending rows, so every claim
+sorted all the due rows and every record scanned all the pending ones instead of looking
+up its own (10 to 20 ms each, against about 1 ms with fresh statistics). Hookline's
+worker looks every few seconds and analyses a table itself once a tenth of it changed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from hookline.store.faults import has_sqlstate
 # Those whose plans change with their size: the queue and the rows it joins.
 TABLES = ("deliveries", "events", "webhooks")
 # Analysed once this many rows changed since the last ANALYZE, plus this share of them:
-# autovacuum's own proportion, with a floor that spares small tables.
+# autovacuum's default proportion (the bursts matter, not the last percent), with a
+# floor that spares small tables.
 CHANGED_ROWS = 1000
 CHANGED_SHARE = 0.1
 # An ANALYZE waits no longer than this for autovacuum (or another worker) to let go of
