@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hookline.bench.postgres import PostgresCluster
@@ -411,6 +411,44 @@ def test_a_burst_of_publishes_gets_fresh_planner_statistics(postgres: PostgresCl
             await event_store.publish_batch(engine, [_event(acme)] * 1100)
             await shown(engine, 1100)
             assert "deliveries" not in await stale_tables(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_keys_use_is_noted_once_when_a_burst_crosses_the_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests racing in when a cached key's last use comes due write it once: the rest
+    would otherwise queue on the key row's lock behind that write."""
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    upgrade_to_head(url)
+    monkeypatch.setattr(key_store, "LAST_USED_RESOLUTION_SECONDS", 0.2)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        statements: list[str] = []
+        event.listen(
+            engine.sync_engine,
+            "before_cursor_execute",
+            lambda _conn, _cursor, statement, *_: statements.append(statement),
+        )
+        try:
+            workspace = await key_store.create_workspace(engine, "busy")
+            assert workspace is not None
+            created = await key_store.create_key(engine, workspace, Role.INTEGRATOR)
+            lookup = key_store.KeyLookup(engine, None, 1.0)
+            assert await lookup.authenticate(created.key) is not None  # cached from now on
+            await asyncio.sleep(0.3)
+            statements.clear()
+            burst = await asyncio.gather(*(lookup.authenticate(created.key) for _ in range(20)))
+            assert all(principal is not None for principal in burst)
+            notes = [s for s in statements if s.lstrip().upper().startswith("UPDATE API_KEYS")]
+            assert len(notes) == 1
+            listed = await key_store.list_keys(engine, workspace)
+            assert listed[0].last_used_at is not None
+            assert time.time() - listed[0].last_used_at < 0.3
         finally:
             await engine.dispose()
 

@@ -177,18 +177,19 @@ async def _look_up(engine: AsyncEngine, key_hash: str) -> Principal | None:
         row = (await conn.execute(AUTHENTICATE, {"key_hash": key_hash})).first()
     if row is None:
         return None
-    await _touch(engine, row.id, row.last_used_at)
+    now = time.time()
+    if _use_to_note(row.last_used_at, now):
+        await _note_use(engine, row.id, now)
     return Principal(row.id, row.workspace_id, Role(row.role))
 
 
-async def _touch(engine: AsyncEngine, key_id: str, last_used_at: float | None) -> float:
-    """Note a key's use, at most once a minute; when it was last noted."""
-    now = time.time()
-    if last_used_at is not None and now - last_used_at <= LAST_USED_RESOLUTION_SECONDS:
-        return last_used_at
+def _use_to_note(last_noted: float | None, now: float) -> bool:
+    return last_noted is None or now - last_noted > LAST_USED_RESOLUTION_SECONDS
+
+
+async def _note_use(engine: AsyncEngine, key_id: str, now: float) -> None:
     async with engine.begin() as conn:
         await conn.execute(TOUCH, {"key_id": key_id, "now": now})
-    return now
 
 
 async def create_portal_link(
@@ -287,7 +288,12 @@ class KeyLookup:
         if usable and (cached := self._cache.get(key_hash)) is not None:
             principal, noted = cached
             assert principal.key_id is not None
-            self._cache[key_hash] = (principal, await _touch(self._engine, principal.key_id, noted))
+            now = time.time()
+            if _use_to_note(noted, now):
+                # Marked before the write: requests arriving meanwhile skip it instead of
+                # queueing on the key row's lock behind it (a burst at each minute's turn).
+                self._cache[key_hash] = (principal, now)
+                await _note_use(self._engine, principal.key_id, now)
             return principal
         generation = self._generation
         principal = await _look_up(self._engine, key_hash)
