@@ -15,13 +15,17 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from hookline.app import Services
+from hookline.bench.postgres import PostgresCluster
 from hookline.config import Settings, SettingsError
 from hookline.errors import Unavailable
 from hookline.outage import OutageLog
 from hookline.service.keys import KeyService
 from hookline.service.store_calls import StoreService
+from hookline.store import database
 from hookline.store.database import Database, async_url, asyncpg_dsn, create_engine
 from hookline.store.faults import database_fault
 from tests.support.server import free_port
@@ -239,6 +243,45 @@ def test_every_service_maps_database_faults(tmp_path: Path) -> None:
         if field.name not in {"settings", "wake"}:
             assert isinstance(getattr(services, field.name), StoreService), field.name
     asyncio.run(engine.dispose())
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced(
+    postgres: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a pooled connection idle past ``PING_WHEN_IDLE_SECONDS`` is pinged on
+    checkout, so one the server dropped meanwhile is replaced before any statement. One
+    back in use sooner is not pinged: a drop just before fails one statement, and the
+    pool is replaced for the next."""
+    url = postgres.create_database()
+    monkeypatch.setattr(database, "PING_WHEN_IDLE_SECONDS", 0.5)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        killer = await asyncpg.connect(asyncpg_dsn(url))
+
+        async def backend_pid() -> int:
+            async with engine.begin() as conn:
+                return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+        async def drop(pid: int) -> None:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+
+        try:
+            first = await backend_pid()
+            await drop(first)
+            await asyncio.sleep(0.7)
+            second = await backend_pid()  # pinged, found dropped, replaced: no error
+            assert second != first
+            await drop(second)
+            with pytest.raises(DBAPIError) as failed:
+                await backend_pid()
+            assert failed.value.connection_invalidated
+            assert await backend_pid() not in (first, second)
+        finally:
+            await killer.close()
+            await engine.dispose()
+
+    asyncio.run(work())
 
 
 def test_multi_host_urls_as_libpq_writes_them() -> None:

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+import time
 import types
 import weakref
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ import aiosqlite
 import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
-from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL, Dialect, Engine, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from hookline.config import Settings, SettingsError
 from hookline.store.faults import database_fault
@@ -201,12 +203,37 @@ def create_engine(
         url,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
         pool_timeout=timeout,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "handle_error", _read_only_drops_the_pool)
+    event.listen(engine.sync_engine, "checkin", _note_idle_since)
+    event.listen(engine.sync_engine, "checkout", partial(_ping_when_idle, engine.dialect))
     return engine
+
+
+# A connection back in use within this long is not pinged on checkout. asyncpg's ping is
+# three round trips (BEGIN, ";", ROLLBACK, for PgBouncer): pinging every checkout, as
+# ``pool_pre_ping`` does, doubled a busy worker's round trips. A connection lost within
+# the second fails its statement instead, and that failure replaces the whole pool.
+PING_WHEN_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "hookline_idle_since"  # in a pooled connection's info
+
+
+def _note_idle_since(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_when_idle(
+    dialect: Dialect, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any
+) -> None:
+    idle_since = record.info.pop(_IDLE_SINCE, None)  # None: connected just now
+    if idle_since is None or time.monotonic() - idle_since < PING_WHEN_IDLE_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as exc:  # any failure: the pool replaces it with a new connection
+        raise DisconnectionError(f"ping failed: {type(exc).__name__}") from exc
 
 
 def _unnamed_statement() -> str:
