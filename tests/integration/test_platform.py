@@ -10,8 +10,9 @@ from itertools import pairwise
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import seed_example, unique
+from tests.conftest import MakeServer, seed_example, unique
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import HooklineServer
 from tests.support.waiting import eventually
@@ -208,6 +209,49 @@ def test_per_interview_ordering_holds_back_the_later_ones(
     assert order.index(("INTERVIEW-B", None)) < order.index(("INTERVIEW-A", True))
     for published in (first, second, other):
         workspace.wait_for_event(published.json()["event_id"], "succeeded")
+
+
+def test_a_line_waiting_for_its_heads_retry_leaves_the_worker_idle(
+    make_server: MakeServer, new_database_url: str, receiver: Receiver
+) -> None:
+    """Per-interview ordering: while the head of an interview's line waits for its retry,
+    the deliveries behind it are not due, so the worker sleeps until the retry instead of
+    claiming again and again for the whole delay; once the head succeeds, the next one
+    goes at once, not at the next poll."""
+    server = make_server(
+        database_url=new_database_url,
+        env={"HOOKLINE_RETRY_SCHEDULE": "3", "HOOKLINE_POLL_INTERVAL": "5"},
+    )
+    workspace = Workspace.on(server, unique("ordered"))
+    path, posting_id = "/" + unique("ordered"), unique("ordered")
+    receiver.script(path, [Reply(500), Reply(200)])
+    body = {"posting_id": posting_id, "url": receiver.url(path), "event_type": "*",
+            "ordering": "interview"}  # fmt: skip
+    assert workspace.integrator.post("/api/webhook/create", json=body).status_code == 200
+
+    workspace.publish("interview_started", _started(posting_id, "INTERVIEW-A"))
+    receiver.wait_for(path)  # the head failed; its retry is 3 s away
+    completed = seed_example("interview_completed") | {
+        "posting_id": posting_id, "interview_id": "INTERVIEW-A"
+    }  # fmt: skip
+    workspace.publish("interview_completed", completed)
+    time.sleep(0.5)
+    before = _worker_claims(server)
+    time.sleep(1.5)
+    assert _worker_claims(server) - before <= 2
+    head_retried, behind = receiver.wait_for(path, count=3, timeout=10)[1:]
+    assert json.loads(behind.body)["workflow_completed"] is True
+    assert behind.at - head_retried.at < 1.0
+
+
+def _worker_claims(server: HooklineServer) -> float:
+    scraped = text_string_to_metric_families(httpx.get(f"{server.base_url}/metrics").text)
+    return next(
+        sample.value
+        for family in scraped
+        for sample in family.samples
+        if sample.name == "hookline_worker_claims_total"
+    )
 
 
 def test_operational_events_reach_their_subscribers(

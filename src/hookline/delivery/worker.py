@@ -70,16 +70,16 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
     )
 
 
-def _count(batch: list[tuple[float, AttemptOutcome]]) -> None:
+def _count(batch: list[tuple[ClaimedDelivery, AttemptOutcome]]) -> None:
     """The batch's attempts into the metrics: one increment per label, not per attempt."""
     classes: Counter[str] = Counter()
     finished: Counter[str] = Counter()
-    for created_at, outcome in batch:
+    for delivery, outcome in batch:
         classes[metrics.status_class(outcome.status_code)] += 1
         if outcome.new_status is DeliveryStatus.SUCCEEDED:
             finished["succeeded"] += 1
             finished_at = outcome.started_at + outcome.duration_ms / 1000
-            metrics.DELIVERY_LATENCY.observe(finished_at - created_at)
+            metrics.DELIVERY_LATENCY.observe(finished_at - delivery.created_at)
         elif outcome.new_status is DeliveryStatus.FAILED:
             finished["failed"] += 1
     for label, count in classes.items():
@@ -130,8 +130,8 @@ class DeliveryWorker:
         self._per_webhook_claimed: Counter[str] = Counter()
         self._sending: dict[str, int] = {}
         self._parked: dict[str, deque[ClaimedDelivery]] = {}
-        # (the event's creation time, the outcome), waiting to be recorded
-        self._outcomes: list[tuple[float, AttemptOutcome]] = []
+        # outcomes waiting to be recorded, with their deliveries
+        self._outcomes: list[tuple[ClaimedDelivery, AttemptOutcome]] = []
         self._outcomes_waiting = asyncio.Event()
         self._last_outcomes = False  # stop: record what is buffered, then end
         self._unsent: list[str] = []  # claimed, then not sent because the worker stopped
@@ -288,7 +288,7 @@ class DeliveryWorker:
                         "webhook_id": delivery.webhook_id,
                     },
                 )
-            self._outcomes.append((delivery.created_at, outcome))
+            self._outcomes.append((delivery, outcome))
             self._outcomes_waiting.set()
         except Exception as exc:
             # Its claim stays leased and expires: the delivery is sent again later.
@@ -344,7 +344,11 @@ class DeliveryWorker:
             outcomes = [outcome for _, outcome in batch]
             await self._record(outcomes)
             _count(batch)
-            if any(o.new_status is DeliveryStatus.PENDING for o in outcomes):
+            # A retry's new due time, or an interview's line moved on: claim again.
+            if any(
+                outcome.new_status is DeliveryStatus.PENDING or delivery.ordering_key is not None
+                for delivery, outcome in batch
+            ):
                 self._wake.set()
 
     async def _record(self, batch: list[AttemptOutcome]) -> None:

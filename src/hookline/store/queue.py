@@ -70,6 +70,7 @@ class ClaimedDelivery(NamedTuple):
     previous_secret: str | None
     previous_secret_expires_at: float | None
     created_at: float  # when the event was published
+    ordering_key: str | None  # set: it keeps its place in its interview's line
 
 
 def _first_in_line() -> ColumnElement[bool]:
@@ -138,6 +139,7 @@ CLAIMED_ROWS = (
         events.c.event_type,
         *CLAIMED_WEBHOOK_COLUMNS,
         deliveries.c.created_at,
+        deliveries.c.ordering_key,
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
@@ -174,6 +176,7 @@ def _build_claim() -> Select:
             deliveries.c.event_id,
             deliveries.c.webhook_id,
             deliveries.c.created_at,
+            deliveries.c.ordering_key,
         )
         .cte("leased")
     )
@@ -185,6 +188,7 @@ def _build_claim() -> Select:
             events.c.event_type,
             *CLAIMED_WEBHOOK_COLUMNS,
             leased.c.created_at,
+            leased.c.ordering_key,
         )
         .join_from(leased, events, events.c.id == leased.c.event_id)
         .join(webhooks, webhooks.c.id == leased.c.webhook_id)
@@ -649,12 +653,16 @@ async def next_due_at(engine: AsyncEngine) -> float | None:
         )
 
 
+# What a claim could take, but for the time: a delivery waiting behind an earlier one of
+# its interview is not due, however old, or the claim loop would wake for it at once,
+# over and over, until that earlier one's retry.
 NEXT_DUE = select(func.min(deliveries.c.next_attempt_at)).where(
     IS_PENDING,
     or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < bindparam("now")),
+    _first_in_line(),
 )
 NEXT_DUE_UNLEASED = select(func.min(deliveries.c.next_attempt_at)).where(
-    IS_PENDING, deliveries.c.id.not_in(_json_values("leased"))
+    IS_PENDING, deliveries.c.id.not_in(_json_values("leased")), _first_in_line()
 )
 
 
