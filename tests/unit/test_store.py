@@ -26,7 +26,7 @@ from hookline.store import delivery_log, queue, retention
 from hookline.store import events as event_store
 from hookline.store import keys as key_store
 from hookline.store import webhooks as webhook_store
-from hookline.store.database import create_engine
+from hookline.store.database import create_engine, single_statements
 from hookline.store.events import NewEvent
 from hookline.store.group_commit import PublishBatcher
 from hookline.store.migrate import upgrade_to_head
@@ -451,5 +451,29 @@ def test_a_keys_use_is_noted_once_when_a_burst_crosses_the_minute(
             assert time.time() - listed[0].last_used_at < 0.3
         finally:
             await engine.dispose()
+
+    asyncio.run(work())
+
+
+def test_single_statements_commit_by_themselves_only_where_it_is_safe(
+    postgres: PostgresCluster,
+) -> None:
+    """PostgreSQL without a pooler: the claim's and the next-due read's statements run in
+    autocommit (one round trip each, not BEGIN, the statement and COMMIT). Behind a pooler
+    in transaction mode they stay in a transaction, which keeps a statement on one server
+    connection from Parse to Execute. Two statements in one transaction share its id."""
+    url = postgres.create_database()
+    transaction_id = text("SELECT txid_current()")
+
+    async def work() -> None:
+        for behind_pooler, each_its_own in ((False, True), (True, False)):
+            engine = create_engine(url, behind_pooler=behind_pooler)
+            try:
+                async with single_statements(engine) as conn:
+                    first = await conn.scalar(transaction_id)
+                    second = await conn.scalar(transaction_id)
+                assert (first != second) is each_its_own
+            finally:
+                await engine.dispose()
 
     asyncio.run(work())

@@ -11,6 +11,7 @@ import sqlite3
 import time
 import types
 import weakref
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import URL, Dialect, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from hookline.config import Settings, SettingsError
@@ -209,7 +210,23 @@ def create_engine(
     event.listen(engine.sync_engine, "handle_error", _read_only_drops_the_pool)
     event.listen(engine.sync_engine, "checkin", _note_idle_since)
     event.listen(engine.sync_engine, "checkout", partial(_ping_when_idle, engine.dialect))
+    if not behind_pooler:
+        _AUTOCOMMIT[engine.sync_engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine
+
+
+# Per PostgreSQL engine not behind a pooler: the same pool, its connections in autocommit.
+_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def single_statements(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A connection for statements that each stand alone (a read, or one atomic UPDATE):
+    in autocommit where it is safe, so each costs one round trip instead of three (BEGIN,
+    the statement, COMMIT); elsewhere in a transaction. Not behind a pooler in transaction
+    mode, which must hold one server connection from a statement's Parse to its Execute,
+    nor on SQLite, where a transaction costs no round trip."""
+    autocommit = _AUTOCOMMIT.get(engine.sync_engine)
+    return autocommit.connect() if autocommit is not None else engine.begin()
 
 
 # A connection back in use within this long is not pinged on checkout. asyncpg's ping is

@@ -35,6 +35,7 @@ from hookline.domain import codec, operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus
+from hookline.store.database import single_statements
 from hookline.store.events import publish_operational
 from hookline.store.faults import is_data_problem
 from hookline.store.schema import deliveries, events, webhooks
@@ -347,7 +348,10 @@ async def claim_due(
     payloads of events not read before."""
     now = time.time()
     leases = process_leases(engine)
-    async with engine.begin() as conn:
+    # On PostgreSQL the claim is one UPDATE, committed by itself where it may be (should
+    # the payloads' read then fail, the leases run out and the deliveries are claimed
+    # again: late, never lost).
+    async with single_statements(engine) as conn:
         if leases is None:
             params = {
                 "now": now,
@@ -645,7 +649,7 @@ async def release_claims(engine: AsyncEngine, delivery_ids: Collection[str] | No
 async def next_due_at(engine: AsyncEngine) -> float | None:
     """When the earliest unclaimed pending delivery falls due."""
     leases = process_leases(engine)
-    async with engine.connect() as conn:
+    async with single_statements(engine) as conn:
         if leases is None:
             return await conn.scalar(NEXT_DUE, {"now": time.time()})
         return await conn.scalar(
