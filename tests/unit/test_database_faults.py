@@ -250,8 +250,8 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(
 ) -> None:
     """PostgreSQL: a pooled connection idle past ``PING_WHEN_IDLE_SECONDS`` is pinged on
     checkout, so one the server dropped meanwhile is replaced before any statement. One
-    back in use sooner is not pinged: a drop just before fails one statement, and the
-    pool is replaced for the next."""
+    back in use sooner is not pinged: a drop just before fails its statement, and the
+    next gets a new connection."""
     url = postgres.create_database()
     monkeypatch.setattr(database, "PING_WHEN_IDLE_SECONDS", 0.5)
 
@@ -264,7 +264,8 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(
                 return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
         async def drop(pid: int) -> None:
-            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+            # Waits until the backend is gone, so the next statement cannot reach it first.
+            assert await killer.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
 
         try:
             first = await backend_pid()

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookline.bench.postgres import PostgresCluster
 from hookline.delivery.statistics import StatisticsKeeper
@@ -458,21 +458,25 @@ def test_a_keys_use_is_noted_once_when_a_burst_crosses_the_minute(
 def test_single_statements_commit_by_themselves_only_where_it_is_safe(
     postgres: PostgresCluster,
 ) -> None:
-    """PostgreSQL without a pooler: the claim's and the next-due read's statements run in
-    autocommit (one round trip each, not BEGIN, the statement and COMMIT). Behind a pooler
-    in transaction mode they stay in a transaction, which keeps a statement on one server
-    connection from Parse to Execute. Two statements in one transaction share its id."""
+    """PostgreSQL without a pooler: the next-due read runs in autocommit (one round trip,
+    not BEGIN, the read and COMMIT), and the connection goes back to the pool as it came,
+    so a transaction on it is still one. Behind a pooler in transaction mode such reads
+    stay in a transaction, which keeps a statement on one server connection from Parse to
+    Execute. Two statements in one transaction share its id."""
     url = postgres.create_database()
     transaction_id = text("SELECT txid_current()")
+
+    async def two_ids(conn: AsyncConnection) -> set[int]:
+        return {await conn.scalar(transaction_id), await conn.scalar(transaction_id)}
 
     async def work() -> None:
         for behind_pooler, each_its_own in ((False, True), (True, False)):
             engine = create_engine(url, behind_pooler=behind_pooler)
             try:
                 async with single_statements(engine) as conn:
-                    first = await conn.scalar(transaction_id)
-                    second = await conn.scalar(transaction_id)
-                assert (first != second) is each_its_own
+                    assert (len(await two_ids(conn)) == 2) is each_its_own
+                async with engine.begin() as conn:  # the same pooled connection, reset
+                    assert len(await two_ids(conn)) == 1
             finally:
                 await engine.dispose()
 

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,16 +71,25 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
     )
 
 
-def _count(batch: list[tuple[ClaimedDelivery, AttemptOutcome]]) -> None:
+class Finished(NamedTuple):
+    """An attempt's outcome waiting to be recorded, and what is needed of its delivery
+    after (not the delivery itself: its payload may be large)."""
+
+    created_at: float  # the event's, for the latency metric
+    ordered: bool  # the delivery held a place in its interview's line
+    outcome: AttemptOutcome
+
+
+def _count(batch: list[Finished]) -> None:
     """The batch's attempts into the metrics: one increment per label, not per attempt."""
     classes: Counter[str] = Counter()
     finished: Counter[str] = Counter()
-    for delivery, outcome in batch:
+    for created_at, _, outcome in batch:
         classes[metrics.status_class(outcome.status_code)] += 1
         if outcome.new_status is DeliveryStatus.SUCCEEDED:
             finished["succeeded"] += 1
             finished_at = outcome.started_at + outcome.duration_ms / 1000
-            metrics.DELIVERY_LATENCY.observe(finished_at - delivery.created_at)
+            metrics.DELIVERY_LATENCY.observe(finished_at - created_at)
         elif outcome.new_status is DeliveryStatus.FAILED:
             finished["failed"] += 1
     for label, count in classes.items():
@@ -130,8 +140,7 @@ class DeliveryWorker:
         self._per_webhook_claimed: Counter[str] = Counter()
         self._sending: dict[str, int] = {}
         self._parked: dict[str, deque[ClaimedDelivery]] = {}
-        # outcomes waiting to be recorded, with their deliveries
-        self._outcomes: list[tuple[ClaimedDelivery, AttemptOutcome]] = []
+        self._outcomes: list[Finished] = []
         self._outcomes_waiting = asyncio.Event()
         self._last_outcomes = False  # stop: record what is buffered, then end
         self._unsent: list[str] = []  # claimed, then not sent because the worker stopped
@@ -288,7 +297,8 @@ class DeliveryWorker:
                         "webhook_id": delivery.webhook_id,
                     },
                 )
-            self._outcomes.append((delivery, outcome))
+            ordered = delivery.ordering_key is not None
+            self._outcomes.append(Finished(delivery.created_at, ordered, outcome))
             self._outcomes_waiting.set()
         except Exception as exc:
             # Its claim stays leased and expires: the delivery is sent again later.
@@ -341,14 +351,11 @@ class DeliveryWorker:
                 await asyncio.sleep(RECORD_LINGER_SECONDS)
             batch = self._outcomes[:RECORD_BATCH_SIZE]
             del self._outcomes[:RECORD_BATCH_SIZE]
-            outcomes = [outcome for _, outcome in batch]
+            outcomes = [finished.outcome for finished in batch]
             await self._record(outcomes)
             _count(batch)
             # A retry's new due time, or an interview's line moved on: claim again.
-            if any(
-                outcome.new_status is DeliveryStatus.PENDING or delivery.ordering_key is not None
-                for delivery, outcome in batch
-            ):
+            if any(f.ordered or f.outcome.new_status is DeliveryStatus.PENDING for f in batch):
                 self._wake.set()
 
     async def _record(self, batch: list[AttemptOutcome]) -> None:

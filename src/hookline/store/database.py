@@ -11,7 +11,8 @@ import sqlite3
 import time
 import types
 import weakref
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -22,7 +23,7 @@ import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.engine import URL, Dialect, Engine, ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -211,28 +212,34 @@ def create_engine(
     event.listen(engine.sync_engine, "checkin", _note_idle_since)
     event.listen(engine.sync_engine, "checkout", partial(_ping_when_idle, engine.dialect))
     if not behind_pooler:
-        _AUTOCOMMIT[engine.sync_engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _MAY_AUTOCOMMIT.add(engine.sync_engine)
     return engine
 
 
-# Per PostgreSQL engine not behind a pooler: the same pool, its connections in autocommit.
-_AUTOCOMMIT: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
+# PostgreSQL engines not behind a pooler; weakly, so that a disposed engine is collected.
+_MAY_AUTOCOMMIT: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def single_statements(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
-    """A connection for statements that each stand alone (a read, or one atomic UPDATE):
-    in autocommit where it is safe, so each costs one round trip instead of three (BEGIN,
-    the statement, COMMIT); elsewhere in a transaction. Not behind a pooler in transaction
-    mode, which must hold one server connection from a statement's Parse to its Execute,
-    nor on SQLite, where a transaction costs no round trip."""
-    autocommit = _AUTOCOMMIT.get(engine.sync_engine)
-    return autocommit.connect() if autocommit is not None else engine.begin()
+@asynccontextmanager
+async def single_statements(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads that each stand alone: in autocommit where it is safe, so
+    each costs one round trip instead of three (BEGIN, the read, COMMIT); elsewhere in a
+    transaction. Not behind a pooler in transaction mode, which must hold one server
+    connection from a statement's Parse to its Execute, nor on SQLite, where a
+    transaction costs no round trip."""
+    if engine.sync_engine in _MAY_AUTOCOMMIT:
+        async with engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+    else:
+        async with engine.begin() as conn:
+            yield conn
 
 
 # A connection back in use within this long is not pinged on checkout. asyncpg's ping is
 # three round trips (BEGIN, ";", ROLLBACK, for PgBouncer): pinging every checkout, as
 # ``pool_pre_ping`` does, doubled a busy worker's round trips. A connection lost within
-# the second fails its statement instead, and that failure replaces the whole pool.
+# the second fails its statement instead (as does any other connection in use then);
+# such a failure, when it shows the connection closed, replaces the whole pool.
 PING_WHEN_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "hookline_idle_since"  # in a pooled connection's info
 
@@ -249,8 +256,8 @@ def _ping_when_idle(
         return
     try:
         dialect.do_ping(dbapi_connection)
-    except Exception as exc:  # any failure: the pool replaces it with a new connection
-        raise DisconnectionError(f"ping failed: {type(exc).__name__}") from exc
+    except Exception as exc:  # any failure: the whole pool is replaced, as after pre-ping's
+        raise InvalidatePoolError(f"ping failed: {type(exc).__name__}") from exc
 
 
 def _unnamed_statement() -> str:

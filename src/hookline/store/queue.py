@@ -89,19 +89,25 @@ def _first_in_line() -> ColumnElement[bool]:
     )
 
 
-def _chosen(*unclaimed: ColumnElement[bool], lock: bool) -> Select:
-    """The ids a claim takes: due deliveries not claimed already (``unclaimed``), in order
-    of due time, at most ``per_webhook`` of any one webhook, scanning ``scan_limit`` due
-    rows for ``limit``. With ``lock``, the scanned rows are locked, those another worker
-    has locked skipped."""
+# PostgreSQL's leases are written in the rows.
+LEASE_ENDED = or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < bindparam("now"))
+
+
+def _waiting(unleased: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
+    """What a claim may take once it is due: pending, not leased (``unleased``, by the
+    backend's leases), and first in its interview's line. The claim and the next-due read
+    share it, so a delivery the claim would pass over never counts as due."""
+    return IS_PENDING, unleased, _first_in_line()
+
+
+def _chosen(unleased: ColumnElement[bool], *also: ColumnElement[bool], lock: bool) -> Select:
+    """The ids a claim takes: due deliveries not leased already (``unleased``) and passing
+    ``also``, in order of due time, at most ``per_webhook`` of any one webhook, scanning
+    ``scan_limit`` due rows for ``limit``. With ``lock``, the scanned rows are locked,
+    those another worker has locked skipped."""
     candidates = (
         select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
-        .where(
-            IS_PENDING,
-            deliveries.c.next_attempt_at <= bindparam("now"),
-            *unclaimed,
-            _first_in_line(),
-        )
+        .where(*_waiting(unleased), deliveries.c.next_attempt_at <= bindparam("now"), *also)
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("scan_limit"))
     )
@@ -161,10 +167,7 @@ def _build_claim() -> Select:
         .where(
             deliveries.c.id.in_(
                 _chosen(
-                    or_(
-                        deliveries.c.locked_until.is_(None),
-                        deliveries.c.locked_until < bindparam("now"),
-                    ),
+                    LEASE_ENDED,
                     deliveries.c.webhook_id != all_(_text_array("skip_webhooks")),
                     lock=True,
                 ).scalar_subquery()
@@ -215,10 +218,11 @@ def _bound_list(conn: AsyncConnection, values: Collection[str]) -> list[str] | s
 
 
 # SQLite's claim is a read: the leases are this process's, held in memory.
+NOT_LEASED_HERE = deliveries.c.id.not_in(_json_values("leased"))
 SCAN_DUE = CLAIMED_ROWS.where(
     deliveries.c.id.in_(
         _chosen(
-            deliveries.c.id.not_in(_json_values("leased")),
+            NOT_LEASED_HERE,
             deliveries.c.webhook_id.not_in(_json_values("skip_webhooks")),
             lock=False,
         ).scalar_subquery()
@@ -348,10 +352,9 @@ async def claim_due(
     payloads of events not read before."""
     now = time.time()
     leases = process_leases(engine)
-    # On PostgreSQL the claim is one UPDATE, committed by itself where it may be (should
-    # the payloads' read then fail, the leases run out and the deliveries are claimed
-    # again: late, never lost).
-    async with single_statements(engine) as conn:
+    # One transaction, not autocommit: a claim cut short (the payloads' read failing, the
+    # worker stopping) must leave no lease behind that nobody holds.
+    async with engine.begin() as conn:
         if leases is None:
             params = {
                 "now": now,
@@ -657,17 +660,10 @@ async def next_due_at(engine: AsyncEngine) -> float | None:
         )
 
 
-# What a claim could take, but for the time: a delivery waiting behind an earlier one of
-# its interview is not due, however old, or the claim loop would wake for it at once,
-# over and over, until that earlier one's retry.
-NEXT_DUE = select(func.min(deliveries.c.next_attempt_at)).where(
-    IS_PENDING,
-    or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until < bindparam("now")),
-    _first_in_line(),
-)
-NEXT_DUE_UNLEASED = select(func.min(deliveries.c.next_attempt_at)).where(
-    IS_PENDING, deliveries.c.id.not_in(_json_values("leased")), _first_in_line()
-)
+# A delivery waiting behind an earlier one of its interview is not due, however old, or
+# the claim loop would wake for it at once, over and over, until that one's retry.
+NEXT_DUE = select(func.min(deliveries.c.next_attempt_at)).where(*_waiting(LEASE_ENDED))
+NEXT_DUE_UNLEASED = select(func.min(deliveries.c.next_attempt_at)).where(*_waiting(NOT_LEASED_HERE))
 
 
 async def backlog(engine: AsyncEngine, now: float) -> tuple[int, int, float | None]:
