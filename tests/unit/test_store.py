@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookline.bench.postgres import PostgresCluster
@@ -30,6 +30,7 @@ from hookline.store.database import create_engine, single_statements
 from hookline.store.events import NewEvent
 from hookline.store.group_commit import PublishBatcher
 from hookline.store.migrate import upgrade_to_head
+from hookline.store.schema import webhooks
 from hookline.store.statistics import TABLES, stale_tables
 
 T = TypeVar("T")
@@ -481,3 +482,37 @@ def test_single_statements_commit_by_themselves_only_where_it_is_safe(
                 await engine.dispose()
 
     asyncio.run(work())
+
+
+def test_a_success_ends_a_webhooks_run_of_failures(on_database) -> None:  # type: ignore[no-untyped-def]
+    """A failed attempt starts a webhook's run of failures; a 2xx ends it, whether its
+    batch had nothing else (on PostgreSQL one statement of its own) or another webhook's
+    failure beside it (the transaction that also marks that one failing)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        first = await _webhook(engine, acme, posting_id="first")
+        second = await _webhook(engine, acme, posting_id="second")
+
+        async def failing_since() -> dict[str, float | None]:
+            async with engine.connect() as conn:
+                rows = await conn.execute(select(webhooks.c.id, webhooks.c.failing_since))
+                return {row.id: row.failing_since for row in rows}
+
+        async def attempt(codes: dict[str, int]) -> None:
+            for posting in codes:
+                await event_store.publish_batch(engine, [_event(acme, posting_id=posting)])
+            claimed = await queue.claim_due(engine, 10, 60, per_webhook=10)
+            outcomes = [_outcome(c, codes["first" if c.webhook_id == first else "second"])
+                        for c in claimed]  # fmt: skip
+            await queue.record_outcomes(engine, outcomes, judge_health(outcomes, time.time(), 3600))
+
+        await attempt({"first": 500, "second": 500})
+        assert all(since is not None for since in (await failing_since()).values())
+        await attempt({"first": 200})
+        assert (await failing_since())[first] is None
+        await attempt({"first": 500, "second": 200})
+        state = await failing_since()
+        assert state[first] is not None and state[second] is None
+
+    on_database(work)

@@ -222,9 +222,9 @@ _MAY_AUTOCOMMIT: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 @asynccontextmanager
 async def single_statements(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection for reads that each stand alone: in autocommit where it is safe, so
-    each costs one round trip instead of three (BEGIN, the read, COMMIT); elsewhere in a
-    transaction. Not behind a pooler in transaction mode, which must hold one server
+    """A connection for statements that each stand alone (a read; a write that is one
+    statement): in autocommit where it is safe, so each costs one round trip instead of
+    three (BEGIN, the statement, COMMIT); elsewhere in a transaction. Not behind a pooler in transaction mode, which must hold one server
     connection from a statement's Parse to its Execute, nor on SQLite, where a
     transaction costs no round trip."""
     if engine.sync_engine in _MAY_AUTOCOMMIT:
