@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,7 +27,7 @@ from hookline.store import delivery_log, queue, retention
 from hookline.store import events as event_store
 from hookline.store import keys as key_store
 from hookline.store import webhooks as webhook_store
-from hookline.store.database import create_engine, single_statements
+from hookline.store.database import asyncpg_dsn, create_engine, single_statements
 from hookline.store.events import NewEvent
 from hookline.store.group_commit import PublishBatcher
 from hookline.store.migrate import upgrade_to_head
@@ -516,3 +517,53 @@ def test_a_success_ends_a_webhooks_run_of_failures(on_database) -> None:  # type
         assert state[first] is not None and state[second] is None
 
     on_database(work)
+
+
+def test_a_stop_waits_for_the_claim_in_flight_and_releases_what_it_took(
+    postgres: PostgresCluster,
+) -> None:
+    """PostgreSQL's claim commits by itself: a worker stopping in the middle of one does
+    not cancel it (cut short after its UPDATE, it would leave leases nobody holds), it
+    waits for it and releases what it took, unsent."""
+    from hookline.config import Settings
+    from hookline.delivery.worker import DeliveryWorker
+
+    url = postgres.create_database()
+    upgrade_to_head(url)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        blocker = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            acme = await _workspace(engine, "acme")
+            await _webhook(engine, acme)
+            await event_store.publish_batch(engine, [_event(acme) for _ in range(5)])
+            holding = blocker.transaction()
+            await holding.start()
+            await blocker.execute("LOCK TABLE deliveries IN SHARE MODE")  # the claim waits
+            worker = DeliveryWorker(engine, Settings.checked())
+            await worker.start()
+            waiting_claim = (
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%locked_until%'"
+            )
+            for _ in range(200):
+                if await blocker.fetchval(waiting_claim):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the worker's claim never reached the lock")
+            stopping = asyncio.create_task(worker.stop())
+            await asyncio.sleep(0.3)
+            assert not stopping.done()  # waiting for the claim, not cancelling it
+            await holding.commit()
+            await asyncio.wait_for(stopping, 10)
+            leftover = "SELECT count(*) FROM deliveries WHERE locked_until IS NOT NULL"
+            assert await blocker.fetchval(leftover) == 0
+            assert await blocker.fetchval("SELECT count(*) FROM attempts") == 0
+            assert await blocker.fetchval("SELECT count(*) FROM deliveries") == 5
+        finally:
+            await blocker.close()
+            await engine.dispose()
+
+    asyncio.run(work())

@@ -145,6 +145,9 @@ class DeliveryWorker:
         self._last_outcomes = False  # stop: record what is buffered, then end
         self._unsent: list[str] = []  # claimed, then not sent because the worker stopped
         self._claim_task: asyncio.Task[None] | None = None
+        # The claim running now, in a task of its own: a stop does not cancel it midway
+        # (on PostgreSQL it commits by itself), it waits for it and releases what it took.
+        self._claim_in_flight: asyncio.Task[list[ClaimedDelivery]] | None = None
         self._record_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -171,6 +174,7 @@ class DeliveryWorker:
             self._claim_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._claim_task
+        await self._end_claim_in_flight()
         for _ in self._sender_tasks:
             self._ready.put_nowait(None)  # after whatever is queued, which goes unsent
         if self._sender_tasks:
@@ -206,18 +210,24 @@ class DeliveryWorker:
                 for webhook_id, count in self._per_webhook_claimed.items()
                 if count > self._claim_ahead
             ]
-            try:
-                claimed = await claim_due(
+            claim = asyncio.create_task(
+                claim_due(
                     self._engine,
                     limit,
                     settings.lease_seconds,
                     settings.endpoint_concurrency,
                     busy,
                 )
+            )
+            self._claim_in_flight = claim  # until its result is in this loop's hands
+            try:
+                claimed = await asyncio.shield(claim)
             except Exception as exc:
+                self._claim_in_flight = None
                 note_failure("claiming deliveries", exc, log)
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
                 continue
+            self._claim_in_flight = None
             outage.database.succeeded("claiming deliveries")
             metrics.CLAIMS.inc()
             metrics.CLAIMED.inc(len(claimed))
@@ -230,6 +240,20 @@ class DeliveryWorker:
                 continue  # there may be more due right now
             ahead = self._claim_ahead
             await self._sleep_until_due(any(n > ahead for n in per_webhook.values()))
+
+    async def _end_claim_in_flight(self) -> None:
+        """Wait for a claim the stop came in the middle of (at most the database timeout:
+        past it, the claim is cancelled and what it may have leased expires); what it
+        took goes unsent, so it is released with the rest."""
+        claim, self._claim_in_flight = self._claim_in_flight, None
+        if claim is None:
+            return
+        try:
+            claimed = await asyncio.wait_for(claim, self._settings.database_timeout)
+        except Exception as exc:
+            note_failure("claiming deliveries", exc, log)
+            return
+        self._unsent.extend(delivery.delivery_id for delivery in claimed)
 
     async def _sleep_until_due(self, skipped_busy: bool) -> None:
         timeout = self._settings.poll_interval

@@ -224,9 +224,9 @@ _MAY_AUTOCOMMIT: weakref.WeakSet[Engine] = weakref.WeakSet()
 async def single_statements(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for statements that each stand alone (a read; a write that is one
     statement): in autocommit where it is safe, so each costs one round trip instead of
-    three (BEGIN, the statement, COMMIT); elsewhere in a transaction. Not behind a pooler in transaction mode, which must hold one server
-    connection from a statement's Parse to its Execute, nor on SQLite, where a
-    transaction costs no round trip."""
+    three (BEGIN, the statement, COMMIT); elsewhere in a transaction. Not behind a pooler
+    in transaction mode, which must hold one server connection from a statement's Parse
+    to its Execute, nor on SQLite, where a transaction costs no round trip."""
     if engine.sync_engine in _MAY_AUTOCOMMIT:
         async with engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -7,6 +7,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -15,12 +16,14 @@ from sqlalchemy import (
     all_,
     any_,
     bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -161,7 +164,8 @@ def _text_array(name: str):  # type: ignore[no-untyped-def]
 
 def _build_claim() -> Select:
     """PostgreSQL's claim, in one round trip: the chosen rows' leases written, and their
-    rows read with their events' and webhooks' columns."""
+    rows read with their events' and webhooks' columns, the payload last (NULL for the
+    events in ``cached``)."""
     leased = (
         update(deliveries)
         .where(
@@ -193,6 +197,7 @@ def _build_claim() -> Select:
             *CLAIMED_WEBHOOK_COLUMNS,
             leased.c.created_at,
             leased.c.ordering_key,
+            case((events.c.id == any_(_text_array("cached")), null()), else_=events.c.payload),
         )
         .join_from(leased, events, events.c.id == leased.c.event_id)
         .join(webhooks, webhooks.c.id == leased.c.webhook_id)
@@ -324,6 +329,10 @@ class PayloadCache:
             self._payloads.move_to_end(event_id)
         return payload
 
+    def recent(self, count: int) -> list[str]:
+        """The ids of the ``count`` payloads used last."""
+        return list(islice(reversed(self._payloads), count))
+
     def put(self, event_id: str, payload: bytes) -> None:
         self._payloads[event_id] = payload
         self._bytes += len(payload)
@@ -344,50 +353,100 @@ async def claim_due(
 ) -> list[ClaimedDelivery]:
     """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
     one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
-    slow endpoint's backlog cannot fill the worker. On PostgreSQL one UPDATE and one
-    SELECT; on SQLite one SELECT (the leases are this process's); then one more for the
-    payloads of events not read before."""
+    slow endpoint's backlog cannot fill the worker. On PostgreSQL one statement writes the
+    leases and reads the rows; on SQLite one SELECT (the leases are this process's); then
+    one more read for the payloads neither that statement nor the cache had."""
     now = time.time()
     leases = process_leases(engine)
-    # One transaction, not autocommit: a claim cut short (the payloads' read failing, the
-    # worker stopping) must leave no lease behind that nobody holds.
+    if leases is None:
+        return await _claim_leasing_rows(
+            engine, now, limit, lease_seconds, per_webhook, skip_webhooks
+        )
+    return await _claim_leasing_here(
+        engine, leases, now, limit, lease_seconds, per_webhook, skip_webhooks
+    )
+
+
+# The payload cache's most recently used events, whose payloads a claim need not return:
+# a fan-out claims one event for many webhooks over a run of claims.
+RECENTLY_CACHED = 32
+
+
+async def _claim_leasing_rows(
+    engine: AsyncEngine,
+    now: float,
+    limit: int,
+    lease_seconds: float,
+    per_webhook: int,
+    skip_webhooks: Collection[str],
+) -> list[ClaimedDelivery]:
+    """PostgreSQL. The claim is one statement, so it commits by itself where it may (one
+    round trip): the worker never cancels a claim midway, it waits for one in flight when
+    it stops. Should the read of a payload missing from both the claim and the cache then
+    fail, those leases run out and the deliveries are claimed again: late, never lost."""
+    async with single_statements(engine) as conn:
+        params = {
+            "now": now,
+            "skip_webhooks": list(skip_webhooks),
+            "scan_limit": limit * CLAIM_SCAN_FACTOR,
+            "per_webhook": per_webhook,
+            "limit": limit,
+            "locked_until": now + lease_seconds,
+            "cached": PAYLOADS.recent(RECENTLY_CACHED),
+        }
+        rows = (await conn.execute(CLAIM, params)).all()
+        returned = {row[2]: row[-1] for row in rows if row[-1] is not None}
+        payloads = await _payloads_of(conn, rows, returned)
+    return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
+
+
+async def _claim_leasing_here(
+    engine: AsyncEngine,
+    leases: ProcessLeases,
+    now: float,
+    limit: int,
+    lease_seconds: float,
+    per_webhook: int,
+    skip_webhooks: Collection[str],
+) -> list[ClaimedDelivery]:
+    """SQLite: a read, the leases taken in this process's memory."""
     async with engine.begin() as conn:
-        if leases is None:
-            params = {
-                "now": now,
-                "skip_webhooks": _bound_list(conn, skip_webhooks),
-                "scan_limit": limit * CLAIM_SCAN_FACTOR,
-                "per_webhook": per_webhook,
-                "limit": limit,
-                "locked_until": now + lease_seconds,
-            }
-            rows = (await conn.execute(CLAIM, params)).all()
-        else:
-            params = SCAN_DUE_SQL.bind(
-                now=now,
-                leased=_bound_list(conn, leases.held(now)),
-                skip_webhooks=_bound_list(conn, skip_webhooks),
-                scan_limit=limit * CLAIM_SCAN_FACTOR,
-                per_webhook=per_webhook,
-                limit=limit,
-            )
-            rows = (await conn.exec_driver_sql(SCAN_DUE_SQL.sql, params)).all()
-            if not rows:
-                return []
-            # Taken at once, before anything awaits: the next claim must skip these.
-            leases.take([row[0] for row in rows], now + lease_seconds)
+        params = SCAN_DUE_SQL.bind(
+            now=now,
+            leased=_bound_list(conn, leases.held(now)),
+            skip_webhooks=_bound_list(conn, skip_webhooks),
+            scan_limit=limit * CLAIM_SCAN_FACTOR,
+            per_webhook=per_webhook,
+            limit=limit,
+        )
+        rows = (await conn.exec_driver_sql(SCAN_DUE_SQL.sql, params)).all()
+        if not rows:
+            return []
+        # Taken at once, before anything awaits: the next claim must skip these.
+        leases.take([row[0] for row in rows], now + lease_seconds)
         try:
-            payloads = await _payloads_of(conn, rows)
-        except BaseException:
-            if leases is not None:  # never handed to the worker: not leased after all
-                leases.drop([row[0] for row in rows])
+            payloads = await _payloads_of(conn, rows, {})
+        except BaseException:  # never handed to the worker: not leased after all
+            leases.drop([row[0] for row in rows])
             raise
     return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
 
 
-async def _payloads_of(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, bytes]:
-    """The claimed rows' payloads by event id: from the cache, the rest in one read."""
-    payloads = {row[2]: PAYLOADS.get(row[2]) for row in rows}
+async def _payloads_of(
+    conn: AsyncConnection, rows: Sequence[Any], returned: dict[str, bytes]
+) -> dict[str, bytes]:
+    """The claimed rows' payloads by event id: those the claim ``returned``, then the
+    cached ones, the rest in one read; all of them cached from now on."""
+    payloads: dict[str, bytes | None] = {}
+    for row in rows:
+        event_id = row[2]
+        if event_id not in payloads:
+            payload = returned.get(event_id)
+            if payload is None:
+                payload = PAYLOADS.get(event_id)
+            else:
+                PAYLOADS.put(event_id, payload)
+            payloads[event_id] = payload
     missing = [event_id for event_id, payload in payloads.items() if payload is None]
     if missing:
         event_ids = _bound_list(conn, missing)
