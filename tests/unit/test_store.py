@@ -30,6 +30,7 @@ from hookline.store import webhooks as webhook_store
 from hookline.store.database import asyncpg_dsn, create_engine, single_statements
 from hookline.store.events import NewEvent
 from hookline.store.group_commit import PublishBatcher
+from hookline.store.keys import CreatedKey, Workspace
 from hookline.store.migrate import upgrade_to_head
 from hookline.store.schema import webhooks
 from hookline.store.statistics import TABLES, stale_tables
@@ -328,6 +329,18 @@ def test_one_unstorable_outcome_does_not_hold_up_the_batch(on_database) -> None:
     on_database(work)
 
 
+async def _key_in_a_lookups_cache(
+    engine: AsyncEngine, workspace_name: str
+) -> tuple[Workspace, CreatedKey, key_store.KeyLookup]:
+    """A new integrator key, and a SQLite key lookup that has it cached."""
+    workspace = await key_store.create_workspace(engine, workspace_name)
+    assert workspace is not None
+    created = await key_store.create_key(engine, workspace, Role.INTEGRATOR)
+    lookup = key_store.KeyLookup(engine, None, 1.0)
+    assert await lookup.authenticate(created.key) is not None  # cached from now on
+    return workspace, created, lookup
+
+
 def test_a_key_revoked_while_the_connection_is_replaced_is_refused(tmp_path: Path) -> None:
     """On SQLite the cached key lookup notices another process's revocation through
     ``PRAGMA data_version``, which counts per connection and starts afresh on a new one:
@@ -338,11 +351,7 @@ def test_a_key_revoked_while_the_connection_is_replaced_is_refused(tmp_path: Pat
     async def work() -> None:
         engine, other_process = create_engine(url), create_engine(url)
         try:
-            workspace = await key_store.create_workspace(engine, "replaced")
-            assert workspace is not None
-            created = await key_store.create_key(engine, workspace, Role.INTEGRATOR)
-            lookup = key_store.KeyLookup(engine, None, 1.0)
-            assert await lookup.authenticate(created.key) is not None  # cached from now on
+            _, created, lookup = await _key_in_a_lookups_cache(engine, "replaced")
             await engine.dispose()  # its connection closes, a new one opens at the next use
             assert await key_store.revoke_key(other_process, created.info.key_id) is not None
             assert await lookup.authenticate(created.key) is None
@@ -437,11 +446,7 @@ def test_a_keys_use_is_noted_once_when_a_burst_crosses_the_minute(
             lambda _conn, _cursor, statement, *_: statements.append(statement),
         )
         try:
-            workspace = await key_store.create_workspace(engine, "busy")
-            assert workspace is not None
-            created = await key_store.create_key(engine, workspace, Role.INTEGRATOR)
-            lookup = key_store.KeyLookup(engine, None, 1.0)
-            assert await lookup.authenticate(created.key) is not None  # cached from now on
+            workspace, created, lookup = await _key_in_a_lookups_cache(engine, "busy")
             await asyncio.sleep(0.3)
             statements.clear()
             burst = await asyncio.gather(*(lookup.authenticate(created.key) for _ in range(20)))

@@ -344,6 +344,11 @@ class PayloadCache:
 PAYLOADS = PayloadCache(max_bytes=16 * 1024 * 1024)
 
 
+# The payload cache's most recently used events, whose payloads a claim need not return:
+# a fan-out claims one event for many webhooks over a run of claims.
+RECENTLY_CACHED = 32
+
+
 async def claim_due(
     engine: AsyncEngine,
     limit: int,
@@ -359,59 +364,28 @@ async def claim_due(
     now = time.time()
     leases = process_leases(engine)
     if leases is None:
-        return await _claim_leasing_rows(
-            engine, now, limit, lease_seconds, per_webhook, skip_webhooks
-        )
-    return await _claim_leasing_here(
-        engine, leases, now, limit, lease_seconds, per_webhook, skip_webhooks
-    )
-
-
-# The payload cache's most recently used events, whose payloads a claim need not return:
-# a fan-out claims one event for many webhooks over a run of claims.
-RECENTLY_CACHED = 32
-
-
-async def _claim_leasing_rows(
-    engine: AsyncEngine,
-    now: float,
-    limit: int,
-    lease_seconds: float,
-    per_webhook: int,
-    skip_webhooks: Collection[str],
-) -> list[ClaimedDelivery]:
-    """PostgreSQL. The claim is one statement, so it commits by itself where it may (one
-    round trip): the worker never cancels a claim midway, it waits for one in flight when
-    it stops. Should the read of a payload missing from both the claim and the cache then
-    fail, those leases run out and the deliveries are claimed again: late, never lost."""
-    async with single_statements(engine) as conn:
-        params = {
-            "now": now,
-            "skip_webhooks": list(skip_webhooks),
-            "scan_limit": limit * CLAIM_SCAN_FACTOR,
-            "per_webhook": per_webhook,
-            "limit": limit,
-            "locked_until": now + lease_seconds,
-            "cached": PAYLOADS.recent(RECENTLY_CACHED),
-        }
-        rows = (await conn.execute(CLAIM, params)).all()
-        returned = {row[2]: row[-1] for row in rows if row[-1] is not None}
-        payloads = await _payloads_of(conn, rows, returned)
-    return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
-
-
-async def _claim_leasing_here(
-    engine: AsyncEngine,
-    leases: ProcessLeases,
-    now: float,
-    limit: int,
-    lease_seconds: float,
-    per_webhook: int,
-    skip_webhooks: Collection[str],
-) -> list[ClaimedDelivery]:
-    """SQLite: a read, the leases taken in this process's memory."""
+        # PostgreSQL: one statement, so it commits by itself where it may (one round
+        # trip). The worker never cancels a claim midway: it waits for one in flight when
+        # it stops. Should the read of a payload missing from both the claim and the cache
+        # then fail, those leases run out and the deliveries are claimed again: late,
+        # never lost.
+        async with single_statements(engine) as conn:
+            params = {
+                "now": now,
+                "skip_webhooks": list(skip_webhooks),
+                "scan_limit": limit * CLAIM_SCAN_FACTOR,
+                "per_webhook": per_webhook,
+                "limit": limit,
+                "locked_until": now + lease_seconds,
+                "cached": PAYLOADS.recent(RECENTLY_CACHED),
+            }
+            rows = (await conn.execute(CLAIM, params)).all()
+            returned = {row[2]: row[-1] for row in rows if row[-1] is not None}
+            payloads = await _payloads_of(conn, rows, returned)
+        return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
+    # SQLite: a read, the leases taken in this process's memory.
     async with engine.begin() as conn:
-        params = SCAN_DUE_SQL.bind(
+        bound = SCAN_DUE_SQL.bind(
             now=now,
             leased=_bound_list(conn, leases.held(now)),
             skip_webhooks=_bound_list(conn, skip_webhooks),
@@ -419,7 +393,7 @@ async def _claim_leasing_here(
             per_webhook=per_webhook,
             limit=limit,
         )
-        rows = (await conn.exec_driver_sql(SCAN_DUE_SQL.sql, params)).all()
+        rows = (await conn.exec_driver_sql(SCAN_DUE_SQL.sql, bound)).all()
         if not rows:
             return []
         # Taken at once, before anything awaits: the next claim must skip these.
