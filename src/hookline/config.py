@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     database_timeout: float = Field(
         5.0, gt=0,
         description="seconds to wait to connect, or for a free pooled connection, before "
-        "answering 503",
+        "answering 503; also how long a stopping worker waits for a claim in flight",
     )  # fmt: skip
     readiness_timeout: float = Field(
         2.0, gt=0, description="seconds `/readyz` waits for the database before answering 503"

@@ -5,6 +5,7 @@ on PostgreSQL, the planner statistics kept fresh."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import Counter
@@ -525,7 +526,7 @@ def test_a_success_ends_a_webhooks_run_of_failures(on_database) -> None:  # type
 
 
 def test_a_stop_waits_for_the_claim_in_flight_and_releases_what_it_took(
-    postgres: PostgresCluster,
+    postgres: PostgresCluster, caplog: pytest.LogCaptureFixture
 ) -> None:
     """PostgreSQL's claim commits by itself: a worker stopping in the middle of one does
     not cancel it (cut short after its UPDATE, it would leave leases nobody holds), it
@@ -562,13 +563,73 @@ def test_a_stop_waits_for_the_claim_in_flight_and_releases_what_it_took(
             await asyncio.sleep(0.3)
             assert not stopping.done()  # waiting for the claim, not cancelling it
             await holding.commit()
-            await asyncio.wait_for(stopping, 10)
+            with caplog.at_level(logging.INFO, logger="hookline.worker"):
+                await asyncio.wait_for(stopping, 10)
+            assert "released 5 claimed deliveries" in caplog.text  # taken, then released
             leftover = "SELECT count(*) FROM deliveries WHERE locked_until IS NOT NULL"
             assert await blocker.fetchval(leftover) == 0
             assert await blocker.fetchval("SELECT count(*) FROM attempts") == 0
             assert await blocker.fetchval("SELECT count(*) FROM deliveries") == 5
         finally:
             await blocker.close()
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
+def test_the_payload_cache_counts_a_payload_put_again_once() -> None:
+    """A claim returns the payloads of events other than the cache's most recent, which
+    the cache may hold all the same: putting one again replaces it and refreshes it."""
+    cache = queue.PayloadCache(max_bytes=100)
+    cache.put("a", b"x" * 40)
+    cache.put("b", b"x" * 40)
+    cache.put("a", b"x" * 40)
+    assert cache.recent(2) == ["a", "b"]
+    cache.put("c", b"x" * 20)  # 100 bytes in all: nothing is dropped
+    assert cache.recent(3) == ["c", "a", "b"]
+    cache.put("d", b"x" * 10)  # over: the least recently used goes
+    assert cache.recent(4) == ["d", "c", "a"]
+    assert cache.get("b") is None
+
+
+def test_the_claim_returns_the_payloads_the_worker_has_not_used_lately(
+    postgres: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the claim returns an event's payload unless the event is among those
+    the payload cache used last (then the cache's copy is used), and reads it after all
+    when the cache lost it meanwhile."""
+    url = postgres.create_database()
+    upgrade_to_head(url)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        try:
+            acme = await _workspace(engine, "acme")
+            await _webhook(engine, acme)
+            published = await event_store.publish_batch(
+                engine,
+                [NewEvent(acme, "interview_started", "p", f"i-{n}", b'{"n":%d}' % n, None)
+                 for n in (1, 2)],
+            )  # fmt: skip
+            first, second = (p.event_id for p in published)
+            stored = {first: b'{"n":1}', second: b'{"n":2}'}
+
+            async def claim_again() -> dict[str, bytes]:
+                claimed = await queue.claim_due(engine, 10, 60, per_webhook=10)
+                await queue.release_claims(engine, [c.delivery_id for c in claimed])
+                return {c.event_id: c.payload for c in claimed}
+
+            monkeypatch.setattr(queue, "PAYLOADS", queue.PayloadCache(1 << 20))
+            assert await claim_again() == stored  # both returned by the claim
+            assert queue.PAYLOADS.recent(2) == [second, first]
+
+            cache = queue.PayloadCache(1 << 20)
+            cache.put(first, b"the cache's copy")
+            monkeypatch.setattr(queue, "PAYLOADS", cache)
+            # The second counts as recent too, as if evicted during the claim.
+            monkeypatch.setattr(cache, "recent", lambda _count: [first, second])
+            assert await claim_again() == {first: b"the cache's copy", second: stored[second]}
+        finally:
             await engine.dispose()
 
     asyncio.run(work())

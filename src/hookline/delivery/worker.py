@@ -172,8 +172,12 @@ class DeliveryWorker:
         self._room.set()
         if self._claim_task is not None:
             self._claim_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._claim_task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the rest of the stop must still run
+                log.exception("the claim loop failed")
         await self._end_claim_in_flight()
         for _ in self._sender_tasks:
             self._ready.put_nowait(None)  # after whatever is queued, which goes unsent

@@ -334,6 +334,9 @@ class PayloadCache:
         return list(islice(reversed(self._payloads), count))
 
     def put(self, event_id: str, payload: bytes) -> None:
+        previous = self._payloads.pop(event_id, None)  # a claim may return a cached one
+        if previous is not None:
+            self._bytes -= len(previous)
         self._payloads[event_id] = payload
         self._bytes += len(payload)
         while self._bytes > self._max_bytes and len(self._payloads) > 1:
@@ -365,10 +368,10 @@ async def claim_due(
     leases = process_leases(engine)
     if leases is None:
         # PostgreSQL: one statement, so it commits by itself where it may (one round
-        # trip). The worker never cancels a claim midway: it waits for one in flight when
-        # it stops. Should the read of a payload missing from both the claim and the cache
-        # then fail, those leases run out and the deliveries are claimed again: late,
-        # never lost.
+        # trip). A stopping worker waits for a claim in flight rather than cancelling it
+        # (up to the database timeout). Should it be cancelled after all, or the read of a
+        # payload missing from both the claim and the cache fail, the leases it wrote run
+        # out and the deliveries are claimed again: late, never lost.
         async with single_statements(engine) as conn:
             params = {
                 "now": now,
