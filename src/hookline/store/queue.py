@@ -375,7 +375,7 @@ async def claim_due(
         async with single_statements(engine) as conn:
             params = {
                 "now": now,
-                "skip_webhooks": list(skip_webhooks),
+                "skip_webhooks": _bound_list(conn, skip_webhooks),
                 "scan_limit": limit * CLAIM_SCAN_FACTOR,
                 "per_webhook": per_webhook,
                 "limit": limit,

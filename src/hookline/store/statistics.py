@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hookline.store.database import single_statements
 from hookline.store.faults import has_sqlstate
 
 # Those whose plans change with their size: the queue and the rows it joins.
@@ -43,7 +44,7 @@ CHANGED_SINCE_ANALYZE = text(
 
 async def stale_tables(engine: AsyncEngine) -> list[str]:
     """The tables that changed enough since their statistics were taken."""
-    async with engine.connect() as conn:
+    async with single_statements(engine) as conn:
         found = await conn.execute(
             CHANGED_SINCE_ANALYZE,
             {"tables": list(TABLES), "rows": CHANGED_ROWS, "share": CHANGED_SHARE},
