@@ -3,10 +3,20 @@ failure are honoured; failed deliveries can be recovered."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from hookline.config import Settings
+from hookline.delivery.worker import DeliveryWorker
+from hookline.domain.webhooks import HttpMethod
+from hookline.store import events as event_store
+from hookline.store import keys as key_store
+from hookline.store import webhooks as webhook_store
+from hookline.store.database import create_engine
+from hookline.store.events import NewEvent
+from hookline.store.migrate import upgrade_to_head
 from tests.conftest import MakeReceiver, MakeServer, seed_example
 from tests.support.markers import WHOLE_SCHEDULE, marker_arrives
 from tests.support.receiver import Receiver, Reply
@@ -54,6 +64,52 @@ def test_slow_endpoint_does_not_hold_up_a_fast_one(
     assert elapsed < 8  # a tenth of what the slow backlog needs even at full concurrency
     assert len(receiver.at("/slow")) == 2  # the per-endpoint limit
     server.kill()  # not a graceful stop that would wait for the slow attempts in flight
+
+
+def test_a_backlog_ahead_in_the_queue_does_not_hold_up_a_webhook_behind_it(
+    make_receiver: MakeReceiver, new_database_url: str
+) -> None:
+    """A slow webhook's backlog fills the first claims, which take only its share of it:
+    the worker claims again at once, past it, and another webhook's delivery due behind
+    the whole backlog goes out before any of the slow attempts has ended."""
+    receiver = make_receiver()
+    receiver.script("/slow", [Reply(200, delay=3)])
+    upgrade_to_head(new_database_url)
+    settings = Settings.checked(
+        endpoint_concurrency=2, worker_concurrency=4, poll_interval=30, allow_private_urls=True
+    )
+
+    async def work() -> None:
+        engine = create_engine(new_database_url)
+        try:
+            created = await key_store.create_workspace(engine, "acme")
+            assert created is not None
+            for path in ("/slow", "/fast"):
+                await webhook_store.create_webhook(
+                    engine, created.workspace_id, path, receiver.url(path), "interview_started",
+                    HttpMethod.POST,
+                )  # fmt: skip
+
+            def events(posting_id: str, count: int) -> list[NewEvent]:
+                return [
+                    NewEvent(created.workspace_id, "interview_started", posting_id, f"i-{n}",
+                             b"{}", None)
+                    for n in range(count)
+                ]  # fmt: skip
+
+            await event_store.publish_batch(engine, events("/slow", 40))
+            await event_store.publish_batch(engine, events("/fast", 1))  # due after all 40
+            worker = DeliveryWorker(engine, settings)
+            await worker.start()
+            try:
+                await asyncio.to_thread(receiver.wait_for, "/fast", 1, 2.5)
+                assert len(receiver.at("/slow")) == 2  # the slow one's limit, still sending
+            finally:
+                await worker.stop()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -240,10 +240,17 @@ class DeliveryWorker:
             for delivery in claimed:
                 per_webhook[delivery.webhook_id] += 1
                 self._ready.put_nowait(delivery)
-            if len(claimed) == limit:
+            if len(claimed) == limit or self._filled_a_share(claimed):
                 continue  # there may be more due right now
             ahead = self._claim_ahead
             await self._sleep_until_due(any(n > ahead for n in per_webhook.values()))
+
+    def _filled_a_share(self, claimed: list[ClaimedDelivery]) -> bool:
+        """Whether the claim took all one claim may of some webhook. What is due behind
+        that webhook's rows is then for the next claim, at once: it passes over the
+        webhook once it holds more than its share, as it soon does."""
+        share = self._settings.endpoint_concurrency
+        return any(n >= share for n in Counter(d.webhook_id for d in claimed).values())
 
     async def _end_claim_in_flight(self) -> None:
         """Wait for a claim the stop came in the middle of (at most the database timeout:

@@ -49,9 +49,6 @@ log = logging.getLogger("hookline.store")
 # Spelled as a literal, not a bound parameter, so SQLite's planner can match the query to
 # the partial index on pending deliveries.
 IS_PENDING = deliveries.c.status == literal_column("'pending'")
-# How many due rows a claim looks at per delivery it may take, so that the per-webhook cap
-# can pass over a busy webhook's backlog to reach the others.
-CLAIM_SCAN_FACTOR = 4
 
 
 class DataProblem(Exception):
@@ -104,32 +101,28 @@ def _waiting(unleased: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
 
 
 def _chosen(unleased: ColumnElement[bool], *also: ColumnElement[bool], lock: bool) -> Select:
-    """The ids a claim takes: due deliveries not leased already (``unleased``) and passing
-    ``also``, in order of due time, at most ``per_webhook`` of any one webhook, scanning
-    ``scan_limit`` due rows for ``limit``. With ``lock``, the scanned rows are locked,
-    those another worker has locked skipped."""
+    """The ids a claim takes: of the first ``limit`` due deliveries not leased already
+    (``unleased``) and passing ``also``, in order of due time, all but those past the
+    first ``per_webhook`` of a webhook. With ``lock``, those rows are locked, the ones
+    another worker has locked skipped. (The worker claims again at once after a claim
+    that filled a webhook's share, and passes over a webhook holding more than that: so
+    the claim never needs to look past its ``limit`` for the others.)"""
     candidates = (
         select(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.next_attempt_at)
         .where(*_waiting(unleased), deliveries.c.next_attempt_at <= bindparam("now"), *also)
         .order_by(deliveries.c.next_attempt_at)
-        .limit(bindparam("scan_limit"))
+        .limit(bindparam("limit"))
     )
     if lock:
         candidates = candidates.with_for_update(skip_locked=True)
     scanned = candidates.subquery("candidates")
     ranked = select(
         scanned.c.id,
-        scanned.c.next_attempt_at,
         func.row_number()
         .over(partition_by=scanned.c.webhook_id, order_by=scanned.c.next_attempt_at)
         .label("rank"),
     ).subquery("ranked")
-    return (
-        select(ranked.c.id)
-        .where(ranked.c.rank <= bindparam("per_webhook"))
-        .order_by(ranked.c.next_attempt_at)
-        .limit(bindparam("limit"))
-    )
+    return select(ranked.c.id).where(ranked.c.rank <= bindparam("per_webhook"))
 
 
 CLAIMED_WEBHOOK_COLUMNS = (
@@ -359,11 +352,12 @@ async def claim_due(
     per_webhook: int,
     skip_webhooks: Collection[str] = (),
 ) -> list[ClaimedDelivery]:
-    """Lease up to ``limit`` due deliveries to this worker, at most ``per_webhook`` of any
-    one webhook and none of ``skip_webhooks`` (those this worker already keeps busy), so a
-    slow endpoint's backlog cannot fill the worker. On PostgreSQL one statement writes the
-    leases and reads the rows; on SQLite one SELECT (the leases are this process's); then
-    one more read for the payloads neither that statement nor the cache had."""
+    """Lease the first ``limit`` due deliveries to this worker but those past the first
+    ``per_webhook`` of a webhook, and none of ``skip_webhooks`` (those this worker already
+    keeps busy), so a slow endpoint's backlog cannot fill the worker. On PostgreSQL one
+    statement writes the leases and reads the rows; on SQLite one SELECT (the leases are
+    this process's); then one more read for the payloads neither that statement nor the
+    cache had."""
     now = time.time()
     leases = process_leases(engine)
     if leases is None:
@@ -376,7 +370,6 @@ async def claim_due(
             params = {
                 "now": now,
                 "skip_webhooks": _bound_list(conn, skip_webhooks),
-                "scan_limit": limit * CLAIM_SCAN_FACTOR,
                 "per_webhook": per_webhook,
                 "limit": limit,
                 "locked_until": now + lease_seconds,
@@ -392,7 +385,6 @@ async def claim_due(
             now=now,
             leased=_bound_list(conn, leases.held(now)),
             skip_webhooks=_bound_list(conn, skip_webhooks),
-            scan_limit=limit * CLAIM_SCAN_FACTOR,
             per_webhook=per_webhook,
             limit=limit,
         )
