@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hookline.config import Settings
+from hookline.delivery import worker as worker_module
 from hookline.delivery.worker import DeliveryWorker
 from hookline.domain.webhooks import HttpMethod
 from hookline.store import events as event_store
@@ -17,6 +18,7 @@ from hookline.store import webhooks as webhook_store
 from hookline.store.database import create_engine
 from hookline.store.events import NewEvent
 from hookline.store.migrate import upgrade_to_head
+from hookline.store.queue import claim_due
 from tests.conftest import MakeReceiver, MakeServer, seed_example
 from tests.support.markers import WHOLE_SCHEDULE, marker_arrives
 from tests.support.receiver import Receiver, Reply
@@ -102,14 +104,65 @@ def test_a_backlog_ahead_in_the_queue_does_not_hold_up_a_webhook_behind_it(
             worker = DeliveryWorker(engine, settings)
             await worker.start()
             try:
-                await asyncio.to_thread(receiver.wait_for, "/fast", 1, 2.5)
-                assert len(receiver.at("/slow")) == 2  # the slow one's limit, still sending
+                (fast,) = await asyncio.to_thread(receiver.wait_for, "/fast", 1, 2.5)
+                slow = await asyncio.to_thread(receiver.wait_for, "/slow", 2, 2.5)
+                assert len(receiver.at("/slow")) == 2  # the slow one's limit
+                assert fast.at < min(request.at for request in slow) + 3  # none had ended
             finally:
                 await worker.stop()
         finally:
             await engine.dispose()
 
     asyncio.run(work())
+
+
+def test_a_deep_backlog_of_one_webhook_is_not_read_past_at_every_free_slot(
+    make_receiver: MakeReceiver, new_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim that passes over a busy webhook reads past its whole backlog: after one
+    found nothing, the worker waits for new work or the poll before another, rather than
+    making one each time the webhook frees a slot."""
+    receiver = make_receiver()
+    receiver.script("/hook", [Reply(200, delay=0.05)])
+    upgrade_to_head(new_database_url)
+    settings = Settings.checked(
+        endpoint_concurrency=2, worker_concurrency=10, poll_interval=30, allow_private_urls=True
+    )
+    claims: list[int] = []
+
+    async def counted_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+        claimed = await claim_due(*args, **kwargs)
+        claims.append(len(claimed))
+        return claimed
+
+    monkeypatch.setattr(worker_module, "claim_due", counted_claim)
+
+    async def work() -> None:
+        engine = create_engine(new_database_url)
+        try:
+            created = await key_store.create_workspace(engine, "acme")
+            assert created is not None
+            await webhook_store.create_webhook(
+                engine, created.workspace_id, "p", receiver.url("/hook"), "interview_started",
+                HttpMethod.POST,
+            )  # fmt: skip
+            await event_store.publish_batch(
+                engine,
+                [NewEvent(created.workspace_id, "interview_started", "p", f"i-{n}", b"{}", None)
+                 for n in range(200)],
+            )  # fmt: skip
+            worker = DeliveryWorker(engine, settings)
+            await worker.start()
+            try:
+                await asyncio.to_thread(receiver.wait_for, "/hook", 30, 10)
+            finally:
+                await worker.stop()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+    assert len(claims) >= 10  # a claim per pair of free slots
+    assert claims.count(0) <= 1  # the one that found the webhook busy, once
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -138,6 +138,12 @@ class DeliveryWorker:
         # sender tasks hold the sends themselves to the limit, parking the rest.
         self._claim_ahead = settings.endpoint_concurrency
         self._per_webhook_claimed: Counter[str] = Counter()
+        # A claim that took a webhook's whole share is followed at once by another, for
+        # what is due behind that webhook's rows; but not for a poll interval after a
+        # claim that passed over busy webhooks came back short (unless new work is
+        # stored): it read past their whole backlog, and doing that at every free slot
+        # would cost more than the sends.
+        self._pass_busy_after = 0.0  # time.monotonic()
         self._sending: dict[str, int] = {}
         self._parked: dict[str, deque[ClaimedDelivery]] = {}
         self._outcomes: list[Finished] = []
@@ -152,6 +158,7 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """New work was stored: claim now instead of at the next poll."""
+        self._pass_busy_after = 0.0
         self._wake.set()
 
     async def start(self) -> None:
@@ -240,15 +247,19 @@ class DeliveryWorker:
             for delivery in claimed:
                 per_webhook[delivery.webhook_id] += 1
                 self._ready.put_nowait(delivery)
-            if len(claimed) == limit or self._filled_a_share(claimed):
+            if len(claimed) == limit:
                 continue  # there may be more due right now
+            if busy:
+                self._pass_busy_after = time.monotonic() + settings.poll_interval
+            elif self._filled_a_share(claimed) and time.monotonic() >= self._pass_busy_after:
+                continue
             ahead = self._claim_ahead
             await self._sleep_until_due(any(n > ahead for n in per_webhook.values()))
 
     def _filled_a_share(self, claimed: list[ClaimedDelivery]) -> bool:
-        """Whether the claim took all one claim may of some webhook. What is due behind
-        that webhook's rows is then for the next claim, at once: it passes over the
-        webhook once it holds more than its share, as it soon does."""
+        """Whether the claim took all one claim may take of some webhook: what is due
+        behind that webhook's rows is for the next claims, which pass over the webhook
+        once it holds more than its share."""
         share = self._settings.endpoint_concurrency
         return any(n >= share for n in Counter(d.webhook_id for d in claimed).values())
 

@@ -4,7 +4,10 @@ A 14 KB payload is stored out of line, compressed. pglz, the default, cost Postg
 138 µs of CPU to compress each one at publish and 29 µs to decompress it at every
 claim; lz4 costs 35 and 18 µs and stores them as small (measured in docs/benchmarks.md),
 on the same two cores the API and the workers run on. Rows stored before keep pglz:
-PostgreSQL reads either. A server older than 14, or built without lz4, keeps pglz.
+PostgreSQL reads either. A server older than 14, or built without lz4, keeps pglz; a copy
+restored or replicated onto such a server cannot read the lz4 rows (the PostgreSQL
+packages of Debian, Ubuntu and postgresql.org, and the official images, are built with
+it). Like any change to a column, it locks events for an instant.
 SQLite stores payloads uncompressed.
 
 Revision ID: 0007
