@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -21,9 +23,11 @@ from hookline.store.migrate import upgrade_to_head
 from hookline.store.queue import claim_due
 from tests.conftest import MakeReceiver, MakeServer, seed_example
 from tests.support.markers import WHOLE_SCHEDULE, marker_arrives
-from tests.support.receiver import Receiver, Reply
+from tests.support.receiver import Received, Receiver, Reply
 from tests.support.waiting import eventually
 from tests.support.workspace import Workspace
+
+T = TypeVar("T")
 
 
 def payload_for(posting_id: str, interview_id: str = "A1") -> dict:
@@ -68,6 +72,45 @@ def test_slow_endpoint_does_not_hold_up_a_fast_one(
     server.kill()  # not a graceful stop that would wait for the slow attempts in flight
 
 
+def run_worker_over(
+    database_url: str,
+    receiver: Receiver,
+    settings: Settings,
+    backlogs: list[tuple[str, int]],
+    until: Callable[[], T],
+) -> T:
+    """Store each backlog in turn, ``count`` deliveries to the receiver's ``path`` (a
+    webhook each), then run a delivery worker until ``until()`` returns, and stop it."""
+    upgrade_to_head(database_url)
+
+    async def work() -> T:
+        engine = create_engine(database_url)
+        try:
+            created = await key_store.create_workspace(engine, "acme")
+            assert created is not None
+            for path, count in backlogs:
+                await webhook_store.create_webhook(
+                    engine, created.workspace_id, path, receiver.url(path), "interview_started",
+                    HttpMethod.POST,
+                )  # fmt: skip
+                await event_store.publish_batch(
+                    engine,
+                    [NewEvent(created.workspace_id, "interview_started", path, f"i-{n}",
+                              b"{}", None)
+                     for n in range(count)],
+                )  # fmt: skip
+            worker = DeliveryWorker(engine, settings)
+            await worker.start()
+            try:
+                return await asyncio.to_thread(until)
+            finally:
+                await worker.stop()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(work())
+
+
 def test_a_backlog_ahead_in_the_queue_does_not_hold_up_a_webhook_behind_it(
     make_receiver: MakeReceiver, new_database_url: str
 ) -> None:
@@ -76,44 +119,19 @@ def test_a_backlog_ahead_in_the_queue_does_not_hold_up_a_webhook_behind_it(
     the whole backlog goes out before any of the slow attempts has ended."""
     receiver = make_receiver()
     receiver.script("/slow", [Reply(200, delay=3)])
-    upgrade_to_head(new_database_url)
     settings = Settings.checked(
         endpoint_concurrency=2, worker_concurrency=4, poll_interval=30, allow_private_urls=True
     )
 
-    async def work() -> None:
-        engine = create_engine(new_database_url)
-        try:
-            created = await key_store.create_workspace(engine, "acme")
-            assert created is not None
-            for path in ("/slow", "/fast"):
-                await webhook_store.create_webhook(
-                    engine, created.workspace_id, path, receiver.url(path), "interview_started",
-                    HttpMethod.POST,
-                )  # fmt: skip
+    def first_requests() -> tuple[Received, list[Received]]:
+        (fast,) = receiver.wait_for("/fast", 1, 2.5)
+        return fast, receiver.wait_for("/slow", 2, 2.5)
 
-            def events(posting_id: str, count: int) -> list[NewEvent]:
-                return [
-                    NewEvent(created.workspace_id, "interview_started", posting_id, f"i-{n}",
-                             b"{}", None)
-                    for n in range(count)
-                ]  # fmt: skip
-
-            await event_store.publish_batch(engine, events("/slow", 40))
-            await event_store.publish_batch(engine, events("/fast", 1))  # due after all 40
-            worker = DeliveryWorker(engine, settings)
-            await worker.start()
-            try:
-                (fast,) = await asyncio.to_thread(receiver.wait_for, "/fast", 1, 2.5)
-                slow = await asyncio.to_thread(receiver.wait_for, "/slow", 2, 2.5)
-                assert len(receiver.at("/slow")) == 2  # the slow one's limit
-                assert fast.at < min(request.at for request in slow) + 3  # none had ended
-            finally:
-                await worker.stop()
-        finally:
-            await engine.dispose()
-
-    asyncio.run(work())
+    fast, slow = run_worker_over(
+        new_database_url, receiver, settings, [("/slow", 40), ("/fast", 1)], first_requests
+    )
+    assert len(receiver.at("/slow")) == 2  # the slow one's limit
+    assert fast.at < min(request.at for request in slow) + 3  # none had ended
 
 
 def test_a_deep_backlog_of_one_webhook_is_not_read_past_at_every_free_slot(
@@ -124,7 +142,6 @@ def test_a_deep_backlog_of_one_webhook_is_not_read_past_at_every_free_slot(
     making one each time the webhook frees a slot."""
     receiver = make_receiver()
     receiver.script("/hook", [Reply(200, delay=0.05)])
-    upgrade_to_head(new_database_url)
     settings = Settings.checked(
         endpoint_concurrency=2, worker_concurrency=10, poll_interval=30, allow_private_urls=True
     )
@@ -136,31 +153,10 @@ def test_a_deep_backlog_of_one_webhook_is_not_read_past_at_every_free_slot(
         return claimed
 
     monkeypatch.setattr(worker_module, "claim_due", counted_claim)
-
-    async def work() -> None:
-        engine = create_engine(new_database_url)
-        try:
-            created = await key_store.create_workspace(engine, "acme")
-            assert created is not None
-            await webhook_store.create_webhook(
-                engine, created.workspace_id, "p", receiver.url("/hook"), "interview_started",
-                HttpMethod.POST,
-            )  # fmt: skip
-            await event_store.publish_batch(
-                engine,
-                [NewEvent(created.workspace_id, "interview_started", "p", f"i-{n}", b"{}", None)
-                 for n in range(200)],
-            )  # fmt: skip
-            worker = DeliveryWorker(engine, settings)
-            await worker.start()
-            try:
-                await asyncio.to_thread(receiver.wait_for, "/hook", 30, 10)
-            finally:
-                await worker.stop()
-        finally:
-            await engine.dispose()
-
-    asyncio.run(work())
+    run_worker_over(
+        new_database_url, receiver, settings, [("/hook", 200)],
+        lambda: receiver.wait_for("/hook", 30, 10),
+    )  # fmt: skip
     assert len(claims) >= 10  # a claim per pair of free slots
     assert claims.count(0) <= 1  # the one that found the webhook busy, once
 
