@@ -455,7 +455,7 @@ def test_a_burst_of_publishes_gets_fresh_planner_statistics(postgres: PostgresCl
 
 def test_payloads_are_stored_compressed_with_lz4(postgres: PostgresCluster) -> None:
     """PostgreSQL: a payload large enough to be compressed is compressed with lz4, which
-    costs the server a quarter of pglz's CPU to write and two thirds to read; a server
+    costs the server about a third of pglz's CPU to write and two thirds to read; a server
     built without lz4 keeps its default, pglz."""
     url = postgres.create_database()
     upgrade_to_head(url)

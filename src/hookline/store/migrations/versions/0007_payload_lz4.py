@@ -1,8 +1,8 @@
 """events.payload: compressed with lz4 on PostgreSQL, not pglz
 
 A 14 KB payload is stored out of line, compressed. With pglz, the default, PostgreSQL
-spent 232 to 274 µs of CPU per event published and 25 to 29 µs per payload a claim read
-back; with lz4, 100 to 114 and 17 to 18 µs, for as small a payload (docs/benchmarks.md),
+spent about 290 µs of CPU per event published and 39 µs per payload a claim read back;
+with lz4, about 110 and 27 µs, for as small a payload (scripts/measure_payload_compression.py),
 on the same two cores the API and the workers run on. Rows stored before keep pglz:
 PostgreSQL reads either. A server older than 14, or built without lz4, keeps pglz; a copy
 restored or replicated onto such a server cannot read the lz4 rows (the PostgreSQL
