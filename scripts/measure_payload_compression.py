@@ -1,11 +1,12 @@
-"""PostgreSQL's CPU per payload, pglz against lz4: publish N distinct events of the seed's
-14 KB report_available in batches (the store's publish_batch, as the API's group commit
-does), then read their payloads back 50 at a time (as a claim returns them). CPU is the
-server processes' own, from /proc, so this runs on Linux, on a cluster of its own.
+"""PostgreSQL's CPU per payload, pglz against lz4, out of line (TOAST) against in the row:
+publish N distinct events of the seed's 14 KB report_available in batches (the store's
+publish_batch, as the API's group commit does), then read their payloads back 50 at a
+time (as a claim returns them). CPU is the server processes' own, from /proc, so this
+runs on Linux, on a cluster of its own.
 
     .venv/bin/python scripts/measure_payload_compression.py [--events N] [--rounds R]
 
-Each round measures both methods, alternating, each on a fresh database.
+Each round measures every layout, alternating, each on a fresh database.
 """
 
 from __future__ import annotations
@@ -44,14 +45,28 @@ def server_cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(url: str, method: str, count: int) -> tuple[float, float, float, float]:
+# How events.payload is stored: its compression, and its storage (EXTENDED: compressed,
+# then moved out of line past about 2 KB; MAIN: compressed and kept in the row unless it
+# does not fit in a page).
+LAYOUTS = {
+    "pglz, out of line": ("pglz", "EXTENDED"),
+    "lz4, out of line": ("lz4", "EXTENDED"),
+    "lz4, in the row": ("lz4", "MAIN"),
+}
+
+
+async def measure(url: str, layout: str, count: int) -> tuple[float, float, float, float]:
     """Server CPU µs per event published and per payload read, publish wall µs per
     event, and the average stored size in bytes."""
     payload = encode_payload(sample_payload(EventType.REPORT_AVAILABLE))
     raw = await asyncpg.connect(asyncpg_dsn(url))  # one session: its CPU stays countable
     engine = create_engine(url)
     try:
-        await raw.execute(f"ALTER TABLE events ALTER COLUMN payload SET COMPRESSION {method}")
+        compression, storage = LAYOUTS[layout]
+        await raw.execute(
+            f"ALTER TABLE events ALTER COLUMN payload SET COMPRESSION {compression}, "
+            f"ALTER COLUMN payload SET STORAGE {storage}"
+        )
         created = await key_store.create_workspace(engine, "measure")
         assert created is not None
         events = [
@@ -88,12 +103,12 @@ def main() -> None:
     cluster = PostgresCluster().start()
     try:
         for _ in range(args.rounds):
-            for method in ("pglz", "lz4"):
+            for layout in LAYOUTS:
                 url = cluster.create_database()
                 upgrade_to_head(url)
-                publish, read, wall, stored = asyncio.run(measure(url, method, args.events))
+                publish, read, wall, stored = asyncio.run(measure(url, layout, args.events))
                 print(
-                    f"{method:>4}: server CPU {publish:6.1f} µs per event published, "
+                    f"{layout:>17}: server CPU {publish:6.1f} µs per event published, "
                     f"{read:5.1f} µs per payload read; publish {wall:6.1f} µs per event; "
                     f"stored {stored / 1024:.1f} KB"
                 )

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import aiohttp
@@ -270,6 +271,49 @@ async def run_ceiling(
     return rate_of(stats)
 
 
+class Ceilings:
+    """The bare clients' rates, measured again around each throughput scenario: this
+    machine's speed drifts by a third within minutes, so a ceiling measured once at the
+    start of a run and a scenario measured minutes later were no longer side by side. A
+    scenario's ceiling is the mean of the runs just before and just after it."""
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        session: aiohttp.ClientSession,
+        config: BenchConfig,
+        log: Callable[[str], None],
+    ) -> None:
+        self._receiver = receiver
+        self._session = session
+        self._config = config
+        self.log = log
+        self._runs: dict[str, list[float]] = {client: [] for client in config.ceiling_clients}
+
+    async def measure(self) -> list[float]:
+        """One run of each client, the reference first."""
+        rates = []
+        for client, runs in self._runs.items():
+            self.log(f"ceiling: a bare {client} client, {self._config.drain_count} signed posts")
+            runs.append(await run_ceiling(self._receiver, self._session, self._config, client))
+            rates.append(runs[-1])
+        return rates
+
+    @staticmethod
+    def between(before: list[float], after: list[float]) -> tuple[float | None, float | None]:
+        """The reference and the native ceiling for a scenario measured between the two."""
+        means = [(b + a) / 2 for b, a in zip(before, after, strict=True)]
+        return (means[0] if means else None, means[1] if len(means) > 1 else None)
+
+    def rows(self) -> list[Row]:
+        """Each client's median run, and how many runs there were."""
+        return [
+            Row(f"bare {client}", "ceiling", f"deliveries/s, median of {len(runs)}", median(runs))
+            for client, runs in self._runs.items()
+            if runs
+        ]
+
+
 async def scenario_drain(
     deployment: Deployment, receiver: Receiver, session: aiohttp.ClientSession, config: BenchConfig
 ) -> tuple[float, dict[str, Any]]:
@@ -454,17 +498,10 @@ async def run(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]
     connector = aiohttp.TCPConnector(limit=200)
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
-            ceilings = []
-            for client in config.ceiling_clients:
-                log(f"ceiling: a bare {client} client, {config.drain_count} signed posts")
-                ceilings.append(await run_ceiling(receiver, session, config, client))
-                rows.append(Row(f"bare {client}", "ceiling", "deliveries/s", ceilings[-1]))
-            reference = ceilings[0] if ceilings else None
-            native = ceilings[1] if len(ceilings) > 1 else None
+            ceilings = Ceilings(receiver, session, config, log)
             for name in topologies.names:
-                rows += await _run_topology(
-                    name, topologies, receiver, session, config, (reference, native), log
-                )
+                rows += await _run_topology(name, topologies, receiver, session, config, ceilings)
+            rows[:0] = ceilings.rows()
     finally:
         topologies.close()
         receiver.stop()
@@ -496,13 +533,13 @@ async def _run_topology(
     receiver: Receiver,
     session: aiohttp.ClientSession,
     config: BenchConfig,
-    ceilings: tuple[float | None, float | None],
-    log: Callable[[str], None],
+    ceilings: Ceilings,
 ) -> list[Row]:
     """Each scenario on a fresh deployment of this topology; throughput against both
-    ceilings (the reference one, and the bare client of the library Hookline sends with)."""
-    ceiling, native = ceilings
+    ceilings (the reference one, and the bare client of the library Hookline sends with),
+    as measured just before and just after it."""
     target = THROUGHPUT_TARGETS.get(name, "")
+    log = ceilings.log
 
     async def measure(scenario: str, work: Callable[[Deployment], Awaitable[Any]]):  # type: ignore[no-untyped-def]
         deployment = topologies.new(name)
@@ -514,16 +551,20 @@ async def _run_topology(
             deployment.stop()
 
     rows = []
-    if "drain" in config.scenarios:
+    throughput = {"drain": scenario_drain, "fan-out": scenario_fanout}
+    before = None
+    for scenario, run_scenario in throughput.items():
+        if scenario not in config.scenarios:
+            continue
+        before = before or await ceilings.measure()
         (rate, _), rss = await measure(
-            "drain", lambda d: scenario_drain(d, receiver, session, config)
+            scenario,
+            lambda d, run_scenario=run_scenario: run_scenario(d, receiver, session, config),
         )
-        rows.append(Row(name, "drain", "deliveries/s", rate, ceiling, target, rss, native))
-    if "fan-out" in config.scenarios:
-        (rate, _), rss = await measure(
-            "fan-out", lambda d: scenario_fanout(d, receiver, session, config)
-        )
-        rows.append(Row(name, "fan-out", "deliveries/s", rate, ceiling, target, rss, native))
+        after = await ceilings.measure()
+        ceiling, native = Ceilings.between(before, after)
+        rows.append(Row(name, scenario, "deliveries/s", rate, ceiling, target, rss, native))
+        before = after  # the next scenario's "before"
     if "ingest" in config.scenarios:
         (rate, p50, p99), rss = await measure(
             "ingest", lambda d: scenario_ingest(d, session, config)
