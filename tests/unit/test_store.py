@@ -25,7 +25,7 @@ from hookline.domain.attempts import AttemptOutcome, judge_health
 from hookline.domain.keys import Role
 from hookline.domain.webhooks import DeliveryStatus, HttpMethod
 from hookline.errors import InvalidInput
-from hookline.store import delivery_log, queue, retention
+from hookline.store import delivery_log, notify, queue, retention
 from hookline.store import events as event_store
 from hookline.store import keys as key_store
 from hookline.store import webhooks as webhook_store
@@ -479,6 +479,43 @@ def test_payloads_are_stored_compressed_with_lz4(postgres: PostgresCluster) -> N
                 )
                 assert stored.one() == ("lz4" if offered else "pglz", large)
         finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_published_batch_tells_the_workers_once_when_it_stored_deliveries(
+    postgres: PostgresCluster,
+) -> None:
+    """PostgreSQL publishes a batch as one statement, which NOTIFYs the workers' channel
+    itself at commit: once however many deliveries it stored, and not at all when it
+    stored none (no webhook matched)."""
+    url = postgres.create_database()
+    upgrade_to_head(url)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        listener = await asyncpg.connect(asyncpg_dsn(url))
+        heard: list[str] = []
+        first = asyncio.Event()
+
+        def hear(*args: object) -> None:
+            heard.append(str(args[-1]))
+            first.set()
+
+        await listener.add_listener(notify.CHANNEL, hear)
+        try:
+            acme = await _workspace(engine, "acme")
+            await _webhook(engine, acme, "p1")
+            await _webhook(engine, acme, "p1")
+            nobody = await event_store.publish_batch(engine, [_event(acme, "p2")])
+            published = await event_store.publish_batch(engine, [_event(acme, "p1")] * 3)
+            assert [p.deliveries for p in nobody + published] == [0, 2, 2, 2]
+            await asyncio.wait_for(first.wait(), 5)
+            await asyncio.sleep(0.3)  # time for any other notification to arrive
+            assert heard == [""]
+        finally:
+            await listener.close()
             await engine.dispose()
 
     asyncio.run(work())

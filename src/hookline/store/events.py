@@ -14,7 +14,6 @@ from sqlalchemy import (
     FromClause,
     Insert,
     Row,
-    String,
     bindparam,
     case,
     cast,
@@ -28,13 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 
 from hookline.domain.events import WILDCARD, encode_payload
 from hookline.domain.ids import new_id
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus, Ordering
-from hookline.store.notify import notify_new_work
+from hookline.store.database import single_statements
+from hookline.store.notify import new_work_signal, notify_new_work
 from hookline.store.schema import deliveries, events, webhooks
 from hookline.store.sql import random_id
 
@@ -85,11 +85,11 @@ class StoredEvent:
     deliveries: list[DeliveryState]
 
 
-async def _insert_events(
-    conn: AsyncConnection, batch: Sequence[NewEvent], event_ids: Sequence[str], now: float
+def _event_rows(
+    batch: Sequence[NewEvent], event_ids: Sequence[str], now: float
 ) -> list[dict[str, Any]]:
-    """Store the batch's events; their rows as inserted."""
-    rows = [
+    """The batch's events as rows to insert."""
+    return [
         {
             "id": event_id,
             "workspace_id": event.workspace_id,
@@ -104,6 +104,13 @@ async def _insert_events(
         }
         for position, (event, event_id) in enumerate(zip(batch, event_ids, strict=True))
     ]
+
+
+async def _insert_events(
+    conn: AsyncConnection, batch: Sequence[NewEvent], event_ids: Sequence[str], now: float
+) -> list[dict[str, Any]]:
+    """Store the batch's events; their rows as inserted."""
+    rows = _event_rows(batch, event_ids, now)
     await conn.execute(insert(events), rows)
     return rows
 
@@ -112,31 +119,37 @@ async def _insert_events(
 FANNED_OUT = ("id", "workspace_id", "posting_id", "event_type", "interview_id", "created_at")
 
 
+def _unnested(names: Sequence[str], alias: str) -> FromClause:
+    """PostgreSQL: rows of the event columns ``names``, each bound as one array, so the
+    SQL is the same whatever the batch's size."""
+    arrays = [cast(bindparam(name), ARRAY(events.c[name].type)) for name in names]
+    return (
+        func.unnest(*arrays).table_valued(*(column(name) for name in names)).render_derived(alias)
+    )
+
+
 def _published_events(dialect: str) -> tuple[FromClause, ColumnElement[bool] | None]:
     """Where a fan-out reads the events just stored, and the condition that picks them.
-    PostgreSQL: the batch's own columns bound as arrays (``unnest``), so the plan does
-    not depend on the events table's statistics (stale after a burst of publishes, when
-    the planner took the table for tiny and scanned it whole) and the SQL is the same
-    whatever the batch's size. SQLite: the stored rows by primary key."""
+    PostgreSQL: the batch's own columns bound as arrays, so the plan does not depend on
+    the events table's statistics (stale after a burst of publishes, when the planner
+    took the table for tiny and scanned it whole). SQLite: the stored rows by primary
+    key."""
     if dialect == "sqlite":
         return events, events.c.id.in_(bindparam("event_ids", expanding=True))
-    arrays = [
-        cast(bindparam(name), ARRAY(Float if name == "created_at" else String))
-        for name in FANNED_OUT
-    ]
-    published = (
-        func.unnest(*arrays)
-        .table_valued(*(column(name) for name in FANNED_OUT))
-        .render_derived("published")
-    )
-    return published, None
+    return _unnested(FANNED_OUT, "published"), None
 
 
 def _build_fan_out(dialect: str, to_one_webhook: bool) -> Insert:
     """One delivery per active matching webhook for each event just stored, as one
     INSERT … SELECT … RETURNING, built once. ``to_one_webhook``: only to ``webhook_id``,
     whatever its posting and event type (the test endpoint)."""
-    published, picked = _published_events(dialect)
+    return _fan_out_from(*_published_events(dialect), to_one_webhook)
+
+
+def _fan_out_from(
+    published: FromClause, picked: ColumnElement[bool] | None, to_one_webhook: bool
+) -> Insert:
+    """The fan-out's INSERT, reading the events from ``published`` (where ``picked``)."""
     event = published.c
     match = (webhooks.c.workspace_id == event.workspace_id) & webhooks.c.is_active.is_(True)
     if to_one_webhook:
@@ -172,6 +185,37 @@ FAN_OUT = {
     for dialect in ("sqlite", "postgresql")
     for to_one in (False, True)
 }
+
+
+def _build_publish_postgresql() -> Select:
+    """PostgreSQL's publish of a batch as one statement, so one round trip where it may
+    commit by itself (instead of BEGIN, the events, the fan-out, NOTIFY and COMMIT): the
+    events inserted from arrays, the deliveries fanned out from the rows inserted (a
+    CTE's rows, so the plan does not depend on the events table's statistics), and the
+    workers told at commit if there is any. One row per delivery: its event's id."""
+    stored = (
+        insert(events)
+        .from_select(EVENT_COLUMNS, select(_unnested(EVENT_COLUMNS, "new_events")))
+        .returning(*(events.c[name] for name in FANNED_OUT))
+        .cte("stored")
+    )
+    fanned = _fan_out_from(stored, None, to_one_webhook=False).cte("fanned")
+    told = select(new_work_signal()).select_from(fanned).limit(1).scalar_subquery()
+    return select(fanned.c.event_id, told)
+
+
+# The columns a publish stores, as _event_rows gives them.
+EVENT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "event_type",
+    "posting_id",
+    "interview_id",
+    "payload",
+    "idempotency_key",
+    "created_at",
+)
+PUBLISH_POSTGRESQL = _build_publish_postgresql()
 
 
 async def _fan_out(
@@ -213,13 +257,21 @@ async def _find_by_idempotency_key(engine: AsyncEngine, event: NewEvent) -> Publ
 
 
 async def publish_batch(engine: AsyncEngine, batch: Sequence[NewEvent]) -> list[Published]:
-    """Store events and their deliveries in one transaction: a few statements for the whole
-    batch, however large. Events with an Idempotency-Key go through ``publish``."""
+    """Store events and their deliveries in one transaction: one statement on PostgreSQL,
+    two on SQLite, however large the batch. Events with an Idempotency-Key go through
+    ``publish``."""
     event_ids = [new_id("evt") for _ in batch]
     now = time.time()
-    async with engine.begin() as conn:
-        rows = await _insert_events(conn, batch, event_ids, now)
-        counts = await _fan_out(conn, rows, now)
+    if engine.dialect.name == "postgresql":
+        rows = _event_rows(batch, event_ids, now)
+        arrays = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
+        async with single_statements(engine) as conn:
+            result = await conn.execute(PUBLISH_POSTGRESQL, arrays | {"now": now})
+            counts = Counter(event_id for event_id, _ in result)
+    else:
+        async with engine.begin() as conn:
+            rows = await _insert_events(conn, batch, event_ids, now)
+            counts = await _fan_out(conn, rows, now)
     return [Published(event_id, counts[event_id]) for event_id in event_ids]
 
 

@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from hookline import outage
 from hookline.background import BackgroundTask
@@ -38,6 +40,12 @@ async def notify_new_work(conn: AsyncConnection) -> None:
     """Within a transaction: workers are told when it commits (repeats are collapsed)."""
     if conn.dialect.name == "postgresql":
         await conn.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+def new_work_signal() -> ColumnElement[Any]:
+    """PostgreSQL: ``notify_new_work`` as an expression, for a statement that tells the
+    workers itself when it commits (``pg_notify``, the function form of NOTIFY)."""
+    return func.pg_notify(CHANNEL, "")
 
 
 async def notify_keys_changed(conn: AsyncConnection) -> None:
