@@ -115,6 +115,17 @@ async def _insert_events(
     return rows
 
 
+# The columns a publish stores, as _event_rows gives them.
+EVENT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "event_type",
+    "posting_id",
+    "interview_id",
+    "payload",
+    "idempotency_key",
+    "created_at",
+)
 # The event columns a fan-out reads.
 FANNED_OUT = ("id", "workspace_id", "posting_id", "event_type", "interview_id", "created_at")
 
@@ -204,17 +215,6 @@ def _build_publish_postgresql() -> Select:
     return select(fanned.c.event_id, told)
 
 
-# The columns a publish stores, as _event_rows gives them.
-EVENT_COLUMNS = (
-    "id",
-    "workspace_id",
-    "event_type",
-    "posting_id",
-    "interview_id",
-    "payload",
-    "idempotency_key",
-    "created_at",
-)
 PUBLISH_POSTGRESQL = _build_publish_postgresql()
 
 
