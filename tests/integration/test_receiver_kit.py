@@ -214,7 +214,13 @@ def test_fastapi_dependency_receives_typed_events_once(acme: Workspace, posting_
         payload = seed_example("report_available") | {"posting_id": posting_id}
         event_id = acme.publish("report_available", payload).json()["event_id"]
         eventually(lambda: len(processed) == 1, what="the event processed")
-        delivery = acme.integrator.get(f"/api/events/{event_id}").json()["deliveries"][0]
+        # Redeliver once the first attempt is recorded: the receiver has the event a moment
+        # before the worker writes its outcome, which would overwrite a redelivery queued
+        # in between.
+        (delivery,) = eventually(
+            lambda: [d for d in acme.event(event_id)["deliveries"] if d["status"] == "succeeded"],
+            what="the first attempt recorded",
+        )
         acme.integrator.post(f"/api/webhook/redeliver/{delivery['delivery_id']}")
         eventually(
             lambda: acme.event(event_id)["deliveries"][0]["attempt_count"] == 2,
