@@ -271,6 +271,27 @@ def test_redeliver_sends_a_failed_delivery_again(
     assert delivery["attempts"][0]["status_code"] == 200
 
 
+def test_a_redelivery_requested_mid_attempt_goes_after_it(
+    acme: Workspace, receiver: Receiver, path: str, posting_id: str
+) -> None:
+    """The first attempt's 200, recorded after the redelivery was queued, leaves the
+    delivery queued: the receiver gets it twice, one attempt after the other."""
+    receiver.script(path, [Reply(200, delay=1.0), Reply(200)])
+    webhook = acme.create_webhook(receiver.url(path), posting_id, "interview_started")
+    payload = seed_example("interview_started") | {"posting_id": posting_id}
+    event_id = acme.publish("interview_started", payload).json()["event_id"]
+    (first,) = receiver.wait_for(path)  # held for a second before its 200
+
+    response = acme.integrator.post(f"/api/webhook/redeliver/{first.headers['webhook-id']}")
+    assert response.status_code == 202
+    second = receiver.wait_for(path, 2)[1]
+    assert second.at >= first.at + 1.0  # after the first, not beside it
+    acme.wait_for_event(event_id, "succeeded")
+    (delivery,) = deliveries_of(acme, webhook["webhook_id"])
+    assert delivery["attempt_count"] == 2
+    assert [a["status_code"] for a in delivery["attempts"]] == [200, 200]
+
+
 def test_rotated_secret_signs_with_both_secrets(
     acme: Workspace, receiver: Receiver, path: str, posting_id: str
 ) -> None:

@@ -29,6 +29,7 @@ def _delivery_to(url: str, method: str = "post") -> ClaimedDelivery:
         previous_secret_expires_at=None,
         created_at=0.0,
         ordering_key=None,
+        updated_at=0.0,
     )
 
 

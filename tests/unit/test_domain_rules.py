@@ -22,7 +22,7 @@ def _outcome(webhook_id: str, status_code: int | None, started_at: float) -> Att
         delivery_id="d", webhook_id=webhook_id, event_type="interview_started",
         attempt_number=1, started_at=started_at, duration_ms=1, status_code=status_code,
         response_excerpt=None, error=None,
-        new_status=DeliveryStatus.PENDING, next_attempt_at=None,
+        new_status=DeliveryStatus.PENDING, next_attempt_at=None, claimed_updated_at=0.0,
     )  # fmt: skip
 
 

@@ -180,20 +180,32 @@ def test_the_claim_looks_only_at_its_limit_of_due_rows(on_database) -> None:  # 
     on_database(work)
 
 
-def test_a_redelivery_ends_the_lease(on_database) -> None:  # type: ignore[no-untyped-def]
-    """Redelivering a delivery in flight queues another attempt now, on either backend
-    (SQLite's lease is in memory, PostgreSQL's in the row)."""
+def test_a_redelivery_in_flight_goes_once_the_attempt_is_recorded(on_database) -> None:  # type: ignore[no-untyped-def]
+    """Redelivering a delivery in flight queues one more attempt after it, on either
+    backend: not a second one alongside (the lease holds), and not lost when the first
+    attempt's success is recorded (which used to overwrite the redelivery)."""
 
     async def work(engine: AsyncEngine) -> None:
         acme = await _workspace(engine, "acme")
-        await _webhook(engine, acme)
+        webhook = await _webhook(engine, acme)
         await event_store.publish_batch(engine, [_event(acme)])
         (claimed,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
-        assert await queue.claim_due(engine, 10, 60, per_webhook=5) == []
         result = await delivery_log.redeliver(engine, acme, claimed.delivery_id)
         assert result.found and result.webhook_active
+        assert await queue.claim_due(engine, 10, 60, per_webhook=5) == []  # still in flight
+
+        outcomes = [_outcome(claimed, 200)]
+        await queue.record_outcomes(engine, outcomes, judge_health(outcomes, time.time(), 3600))
+        (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
+        assert (logged.status, logged.attempt_count) == ("pending", 1)
+        assert [a.status_code for a in logged.attempts] == [200]
+
         (again,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
-        assert again.delivery_id == claimed.delivery_id
+        assert (again.delivery_id, again.attempt_count) == (claimed.delivery_id, 1)
+        outcomes = [_outcome(again, 200, attempt_number=2)]
+        await queue.record_outcomes(engine, outcomes, judge_health(outcomes, time.time(), 3600))
+        (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
+        assert (logged.status, logged.attempt_count) == ("succeeded", 2)
 
     on_database(work)
 
@@ -230,6 +242,7 @@ def _outcome(claimed: queue.ClaimedDelivery, code: int | None, **changes: object
         "error": None,
         "new_status": DeliveryStatus.SUCCEEDED if code == 200 else DeliveryStatus.PENDING,
         "next_attempt_at": None if code == 200 else time.time() + 5,
+        "claimed_updated_at": claimed.updated_at,
     }
     return AttemptOutcome(**(values | changes))  # type: ignore[arg-type]
 

@@ -68,6 +68,7 @@ def outcome_of(delivery: ClaimedDelivery, result: SendResult, settings: Settings
         error=storable_text(result.error),
         new_status=status,
         next_attempt_at=next_attempt_at,
+        claimed_updated_at=delivery.updated_at,
     )
 
 

@@ -39,6 +39,9 @@ class AttemptOutcome(NamedTuple):
     error: str | None
     new_status: DeliveryStatus
     next_attempt_at: float | None  # set when the delivery goes back to pending
+    # The delivery's updated_at as claimed. A redelivery queued while the attempt was in
+    # flight changed it: the outcome is logged, but the delivery stays queued.
+    claimed_updated_at: float
 
     @property
     def succeeded(self) -> bool:

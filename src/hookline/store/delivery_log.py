@@ -15,7 +15,6 @@ from hookline.domain.inputs import text_problem
 from hookline.domain.webhooks import DeliveryStatus
 from hookline.errors import InvalidInput
 from hookline.store.notify import notify_new_work
-from hookline.store.queue import process_leases
 from hookline.store.schema import attempts, deliveries, events, webhooks
 
 MAX_PAGE_SIZE = 100
@@ -139,6 +138,13 @@ class RedeliverResult:
     webhook_active: bool
 
 
+def _queued_again(now: float) -> dict[str, object]:
+    """A delivery's columns queued for one more attempt now. Its lease is left alone: one
+    in flight has its outcome logged, then goes again (the record sees ``updated_at``
+    changed since its claim), rather than a second attempt racing the first."""
+    return {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now, "updated_at": now}
+
+
 async def redeliver(engine: AsyncEngine, workspace_id: str, delivery_id: str) -> RedeliverResult:
     """Queue one more attempt now, whatever the delivery's state, if its webhook is active."""
     now = time.time()
@@ -155,19 +161,9 @@ async def redeliver(engine: AsyncEngine, workspace_id: str, delivery_id: str) ->
         if not row.is_active:
             return RedeliverResult(found=True, webhook_active=False)
         await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(
-                status=DeliveryStatus.PENDING.value,
-                next_attempt_at=now,
-                locked_until=None,
-                updated_at=now,
-            )
+            update(deliveries).where(deliveries.c.id == delivery_id).values(_queued_again(now))
         )
         await notify_new_work(conn)
-    leases = process_leases(engine)
-    if leases is not None:  # SQLite's lease, in this process: ended as a written one is
-        leases.drop([delivery_id])
     return RedeliverResult(found=True, webhook_active=True)
 
 
@@ -186,12 +182,7 @@ async def recover_failed(
                 deliveries.c.status == DeliveryStatus.FAILED.value,
                 deliveries.c.created_at >= since,
             )
-            .values(
-                status=DeliveryStatus.PENDING.value,
-                next_attempt_at=now,
-                locked_until=None,
-                updated_at=now,
-            )
+            .values(_queued_again(now))
         )
         if result.rowcount:
             await notify_new_work(conn)

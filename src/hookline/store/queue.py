@@ -72,6 +72,7 @@ class ClaimedDelivery(NamedTuple):
     previous_secret_expires_at: float | None
     created_at: float  # when the event was published
     ordering_key: str | None  # set: it keeps its place in its interview's line
+    updated_at: float  # the row's as claimed: a redelivery queued since changes it
 
 
 def _first_in_line() -> ColumnElement[bool]:
@@ -143,6 +144,7 @@ CLAIMED_ROWS = (
         *CLAIMED_WEBHOOK_COLUMNS,
         deliveries.c.created_at,
         deliveries.c.ordering_key,
+        deliveries.c.updated_at,
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
@@ -178,6 +180,7 @@ def _build_claim() -> Select:
             deliveries.c.webhook_id,
             deliveries.c.created_at,
             deliveries.c.ordering_key,
+            deliveries.c.updated_at,
         )
         .cte("leased")
     )
@@ -190,6 +193,7 @@ def _build_claim() -> Select:
             *CLAIMED_WEBHOOK_COLUMNS,
             leased.c.created_at,
             leased.c.ordering_key,
+            leased.c.updated_at,
             case((events.c.id == any_(_text_array("cached")), null()), else_=events.c.payload),
         )
         .join_from(leased, events, events.c.id == leased.c.event_id)
@@ -514,7 +518,14 @@ async def _record_as_rows(
     await conn.exec_driver_sql(
         SET_STATE_ROW,
         [
-            (o.new_status.value, o.attempt_number, o.next_attempt_at, now, o.delivery_id)
+            (
+                o.claimed_updated_at,
+                o.new_status.value,
+                o.next_attempt_at,
+                now,
+                o.attempt_number,
+                o.delivery_id,
+            )
             for o in outcomes
         ],
     )
@@ -526,10 +537,14 @@ INSERT_ATTEMPT_ROW = (
     "INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
     "status_code, response_excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-# A delivery cancelled while its attempt was in flight stays cancelled.
+# A delivery cancelled while its attempt was in flight stays cancelled; one redelivered
+# meanwhile (its updated_at no longer the claimed one) stays queued for one more attempt.
+# SQLite's numbered parameters: ?1 is the claimed updated_at, ?2 to ?4 the new state.
 SET_STATE_ROW = (
-    "UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, "
-    "locked_until = NULL, updated_at = ? WHERE id = ? AND status = 'pending'"
+    "UPDATE deliveries SET status = iif(updated_at = ?1, ?2, status), "
+    "next_attempt_at = iif(updated_at = ?1, ?3, next_attempt_at), "
+    "updated_at = iif(updated_at = ?1, ?4, updated_at), "
+    "attempt_count = ?5, locked_until = NULL WHERE id = ?6 AND status = 'pending'"
 )
 
 
@@ -555,28 +570,35 @@ async def _record_as_arrays(
             "errors": columns["error"],
             "statuses": [status.value for status in columns["new_status"]],
             "next_attempts": columns["next_attempt_at"],
+            "claimed_updated_ats": columns["claimed_updated_at"],
             "now": now,
             "recovered": list(recovered),
         },
     )
 
 
+_UNCHANGED = "deliveries.updated_at = batch.claimed_updated_at"
 RECORD_FROM_ARRAYS = text(
     "WITH batch AS (SELECT * FROM unnest("
     "CAST(:ids AS varchar[]), CAST(:attempt_numbers AS int[]), "
     "CAST(:started_ats AS float8[]), CAST(:durations AS float8[]), "
     "CAST(:status_codes AS int[]), CAST(:excerpts AS text[]), CAST(:errors AS text[]), "
-    "CAST(:statuses AS varchar[]), CAST(:next_attempts AS float8[])) "
+    "CAST(:statuses AS varchar[]), CAST(:next_attempts AS float8[]), "
+    "CAST(:claimed_updated_ats AS float8[])) "
     "AS b(id, attempt_number, started_at, duration_ms, status_code, response_excerpt, "
-    "error, status, next_attempt_at)), "
+    "error, status, next_attempt_at, claimed_updated_at)), "
     "logged AS (INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
     "status_code, response_excerpt, error) SELECT id, attempt_number, started_at, "
     "duration_ms, status_code, response_excerpt, error FROM batch), "
     # Webhooks that answered 2xx are no longer failing.
     "recovered AS (UPDATE webhooks SET failing_since = NULL "
     "WHERE id = ANY(CAST(:recovered AS varchar[])) AND failing_since IS NOT NULL) "
-    "UPDATE deliveries SET status = batch.status, attempt_count = batch.attempt_number, "
-    "next_attempt_at = batch.next_attempt_at, locked_until = NULL, updated_at = :now "
+    # As SET_STATE_ROW: a delivery redelivered while in flight stays queued.
+    f"UPDATE deliveries SET attempt_count = batch.attempt_number, locked_until = NULL, "
+    f"status = CASE WHEN {_UNCHANGED} THEN batch.status ELSE deliveries.status END, "
+    f"next_attempt_at = CASE WHEN {_UNCHANGED} THEN batch.next_attempt_at "
+    "ELSE deliveries.next_attempt_at END, "
+    f"updated_at = CASE WHEN {_UNCHANGED} THEN :now ELSE deliveries.updated_at END "
     "FROM batch WHERE deliveries.id = batch.id AND deliveries.status = 'pending'"
 )
 
