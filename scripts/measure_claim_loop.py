@@ -87,7 +87,7 @@ async def measure(url: str, batch: int) -> tuple[int, float, float, float]:
         outcomes = [
             AttemptOutcome(
                 d.delivery_id, d.webhook_id, d.event_type, 1, time.time(), 1.0, 200, "ok",
-                None, DeliveryStatus.SUCCEEDED, None,
+                None, DeliveryStatus.SUCCEEDED, None, d.updated_at,
             )
             for d in in_flight
         ]  # fmt: skip
