@@ -115,6 +115,12 @@ class InlineSqliteConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    def sqlite3_connection(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for statements run without SQLAlchemy."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return self._connection
+
     def data_version(self) -> int | None:
         """``PRAGMA data_version``, read at once on this connection; None once closed."""
         if not self._running or not self._connection:
@@ -214,6 +220,18 @@ def create_engine(
     if not behind_pooler:
         _MAY_AUTOCOMMIT.add(engine.sync_engine)
     return engine
+
+
+@asynccontextmanager
+async def sqlite3_checked_out(engine: AsyncEngine) -> AsyncIterator[sqlite3.Connection]:
+    """The SQLite engine's sqlite3 connection, checked out of the pool (so no other
+    transaction is open on it), for a hot path's statements run inline without
+    SQLAlchemy: its per-statement work, through the async adapter's greenlets, cost
+    several times SQLite's own (about 50 against 5 µs for a claim's read). What is begun
+    on it and left open is rolled back as it goes back, by the pool's reset."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        yield raw.driver_connection.sqlite3_connection()  # type: ignore[union-attr]
 
 
 # PostgreSQL engines not behind a pooler; weakly, so that a disposed engine is collected.

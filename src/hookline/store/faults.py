@@ -153,13 +153,16 @@ def note_failure(what: str, exc: BaseException, log: logging.Logger) -> None:
 # text, a value out of range), 23 integrity constraint. Retrying such a statement fails
 # the same way, unlike a fault above, which may pass.
 DATA_SQLSTATE_CLASSES = ("22", "23")
+# The same, by exception: SQLAlchemy's, and sqlite3's own from the statements the store
+# runs on SQLite without SQLAlchemy.
+DATA_ERRORS = (UnicodeError, DataError, IntegrityError, sqlite3.DataError, sqlite3.IntegrityError)
 
 
 def is_data_problem(exc: BaseException) -> bool:
     """Whether the database refused a statement for its data. asyncpg's errors reach
     SQLAlchemy as bare DBAPIErrors, so the SQLSTATE decides, wherever in the chain."""
     for link in _chain(exc):
-        if isinstance(link, UnicodeError | DataError | IntegrityError):
+        if isinstance(link, DATA_ERRORS):
             return True
         sqlstate = getattr(link, "sqlstate", None)
         if isinstance(sqlstate, str) and len(sqlstate) == 5:

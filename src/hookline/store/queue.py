@@ -4,9 +4,10 @@ claims. The worker's side of the deliveries table."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -38,7 +39,7 @@ from hookline.domain import codec, operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus
-from hookline.store.database import single_statements
+from hookline.store.database import single_statements, sqlite3_checked_out
 from hookline.store.events import publish_operational
 from hookline.store.faults import is_data_problem
 from hookline.store.schema import deliveries, events, webhooks
@@ -216,6 +217,10 @@ def _bound_list(conn: AsyncConnection, values: Collection[str]) -> list[str] | s
     take it."""
     if conn.dialect.name == "postgresql":
         return list(values)
+    return _json_list(values)
+
+
+def _json_list(values: Collection[str]) -> str:
     return codec.encode(list(values)).decode()
 
 
@@ -300,13 +305,11 @@ LOAD_PAYLOADS_SQL = DriverStatement.compile(
 )
 
 
-# SQLite's; PostgreSQL's is part of RECORD_FROM_ARRAYS. Built once, the ids bound as one
-# list: every batch with a success runs it, and building and caching a statement per
-# batch cost more than running it.
-STOP_FAILING = (
-    update(webhooks)
-    .where(webhooks.c.id.in_(_json_values("webhook_ids")), webhooks.c.failing_since.is_not(None))
-    .values(failing_since=None)
+# SQLite's; PostgreSQL's is part of RECORD_FROM_ARRAYS. The ids bound as one JSON list:
+# every batch with a success runs it.
+STOP_FAILING_ROWS = (
+    "UPDATE webhooks SET failing_since = NULL "
+    "WHERE id IN (SELECT value FROM json_each(?)) AND failing_since IS NOT NULL"
 )
 
 
@@ -380,36 +383,41 @@ async def claim_due(
                 "cached": PAYLOADS.recent(RECENTLY_CACHED),
             }
             rows = (await conn.execute(CLAIM, params)).all()
-            returned = {row[2]: row[-1] for row in rows if row[-1] is not None}
-            payloads = await _payloads_of(conn, rows, returned)
+            known, missing = _known_payloads(
+                rows, {row[2]: row[-1] for row in rows if row[-1] is not None}
+            )
+            found = []
+            if missing:
+                found = await conn.execute(LOAD_PAYLOADS_POSTGRESQL, {"event_ids": missing})
+            payloads = _with_read(known, found)
         return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
-    # SQLite: a read, the leases taken in this process's memory.
-    async with engine.begin() as conn:
+    # SQLite: reads, the leases taken in this process's memory; nothing awaits from the
+    # scan to the leases, so the next claim skips these.
+    async with sqlite3_checked_out(engine) as connection:
         bound = SCAN_DUE_SQL.bind(
             now=now,
-            leased=_bound_list(conn, leases.held(now)),
-            skip_webhooks=_bound_list(conn, skip_webhooks),
+            leased=_json_list(leases.held(now)),
+            skip_webhooks=_json_list(skip_webhooks),
             per_webhook=per_webhook,
             limit=limit,
         )
-        rows = (await conn.exec_driver_sql(SCAN_DUE_SQL.sql, bound)).all()
+        rows = connection.execute(SCAN_DUE_SQL.sql, bound).fetchall()
         if not rows:
             return []
-        # Taken at once, before anything awaits: the next claim must skip these.
+        known, missing = _known_payloads(rows, {})
+        found = []
+        if missing:
+            found = connection.execute(LOAD_PAYLOADS_SQL.sql, (_json_list(missing),))
+        payloads = _with_read(known, found)
         leases.take([row[0] for row in rows], now + lease_seconds)
-        try:
-            payloads = await _payloads_of(conn, rows, {})
-        except BaseException:  # never handed to the worker: not leased after all
-            leases.drop([row[0] for row in rows])
-            raise
     return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
 
 
-async def _payloads_of(
-    conn: AsyncConnection, rows: Sequence[Any], returned: dict[str, bytes]
-) -> dict[str, bytes]:
-    """The claimed rows' payloads by event id: those the claim ``returned``, then the
-    cached ones, the rest in one read; all of them cached from now on."""
+def _known_payloads(
+    rows: Sequence[Any], returned: dict[str, bytes]
+) -> tuple[dict[str, bytes | None], list[str]]:
+    """The claimed rows' payloads by event id, those the claim ``returned`` (cached from
+    now on) or else the cached ones; and the ids of the events neither had."""
     payloads: dict[str, bytes | None] = {}
     for row in rows:
         event_id = row[2]
@@ -420,16 +428,16 @@ async def _payloads_of(
             else:
                 PAYLOADS.put(event_id, payload)
             payloads[event_id] = payload
-    missing = [event_id for event_id, payload in payloads.items() if payload is None]
-    if missing:
-        event_ids = _bound_list(conn, missing)
-        if conn.dialect.name == "sqlite":
-            found = await conn.exec_driver_sql(LOAD_PAYLOADS_SQL.sql, (event_ids,))
-        else:
-            found = await conn.execute(LOAD_PAYLOADS_POSTGRESQL, {"event_ids": event_ids})
-        for event_id, payload in found:
-            payloads[event_id] = payload
-            PAYLOADS.put(event_id, payload)
+    return payloads, [event_id for event_id, payload in payloads.items() if payload is None]
+
+
+def _with_read(
+    payloads: dict[str, bytes | None], found: Iterable[tuple[str, bytes]]
+) -> dict[str, bytes]:
+    """``payloads`` completed by those read from the database, cached from now on."""
+    for event_id, payload in found:
+        payloads[event_id] = payload
+        PAYLOADS.put(event_id, payload)
     return payloads  # type: ignore[return-value]
 
 
@@ -448,12 +456,16 @@ async def record_outcomes(
         return
     now = time.time()
     try:
-        if engine.dialect.name == "postgresql" and _nothing_failed(outcomes, health):
+        if not _nothing_failed(outcomes, health):
+            await _record_with_health(engine, outcomes, health, now)
+        elif engine.dialect.name == "postgresql":
             async with single_statements(engine) as conn:
                 await _record_as_arrays(conn, outcomes, health.recovered, now)
         else:
-            await _record_with_health(engine, outcomes, health, now)
-    except (DBAPIError, UnicodeError) as exc:
+            async with sqlite3_checked_out(engine) as connection:
+                _record_as_rows(connection, outcomes, health.recovered, now)
+                connection.commit()
+    except (DBAPIError, sqlite3.Error, UnicodeError) as exc:
         if not is_data_problem(exc):
             raise
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
@@ -478,8 +490,10 @@ async def _record_with_health(
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await _record_as_arrays(conn, outcomes, health.recovered, now)
-        else:
-            await _record_as_rows(conn, outcomes, health.recovered, now)
+        else:  # the same transaction: SQLAlchemy's is the sqlite3 connection's own
+            raw = await conn.get_raw_connection()
+            connection = raw.driver_connection.sqlite3_connection()  # type: ignore[union-attr]
+            _record_as_rows(connection, outcomes, health.recovered, now)
         disabled = await _apply_health(conn, health, now)
         # Only a webhook disabled over the platform's own events is announced.
         announced = {
@@ -491,16 +505,17 @@ async def _record_with_health(
             await publish_operational(conn, raised, now)
 
 
-async def _record_as_rows(
-    conn: AsyncConnection,
+def _record_as_rows(
+    connection: sqlite3.Connection,
     outcomes: Sequence[AttemptOutcome],
     recovered: Collection[str],
     now: float,
 ) -> None:
-    """SQLite: an executemany of each statement, handed to the driver as tuples. SQLite
-    runs in this process, so a row costs no round trip; binding each row's parameters
-    through SQLAlchemy cost more than SQLite writing it (27 → 17 µs per outcome)."""
-    await conn.exec_driver_sql(
+    """SQLite: an executemany of each statement on the sqlite3 connection, the rows as
+    tuples, in the transaction open on it (begun by the first write). SQLite runs in this
+    process, so a row costs no round trip; binding each row's parameters through
+    SQLAlchemy cost more than SQLite writing it (27 → 17 µs per outcome)."""
+    connection.executemany(
         INSERT_ATTEMPT_ROW,
         [
             (
@@ -515,7 +530,7 @@ async def _record_as_rows(
             for o in outcomes
         ],
     )
-    await conn.exec_driver_sql(
+    connection.executemany(
         SET_STATE_ROW,
         [
             (
@@ -530,7 +545,7 @@ async def _record_as_rows(
         ],
     )
     if recovered:
-        await conn.execute(STOP_FAILING, {"webhook_ids": _bound_list(conn, recovered)})
+        connection.execute(STOP_FAILING_ROWS, (_json_list(recovered),))
 
 
 INSERT_ATTEMPT_ROW = (
