@@ -445,9 +445,9 @@ async def record_outcomes(
     engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], health: HealthDecision
 ) -> None:
     """Write a batch of attempts, the deliveries' new states and their webhooks' health in
-    one transaction, each as one statement. On PostgreSQL a batch in which nothing failed
-    (the common one) is a single statement: where it may, it commits by itself, one round
-    trip instead of three.
+    one transaction, each as one statement. A batch in which nothing failed (the common
+    one) is, on PostgreSQL, a single statement: where it may, it commits by itself, one
+    round trip instead of three; on SQLite, written on the sqlite3 connection itself.
 
     A delivery cancelled while its attempt was in flight stays cancelled; the attempt
     itself is still logged.
