@@ -195,7 +195,8 @@ def test_a_redelivery_in_flight_goes_once_the_attempt_is_recorded(on_database) -
         assert await queue.claim_due(engine, 10, 60, per_webhook=5) == []  # still in flight
 
         outcomes = [_outcome(claimed, 200)]
-        await queue.record_outcomes(engine, outcomes, judge_health(outcomes, time.time(), 3600))
+        health = judge_health(outcomes, time.time(), 3600)
+        assert await queue.record_outcomes(engine, outcomes, health) == 1  # queued again
         (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
         assert (logged.status, logged.attempt_count) == ("pending", 1)
         assert [a.status_code for a in logged.attempts] == [200]
@@ -203,7 +204,8 @@ def test_a_redelivery_in_flight_goes_once_the_attempt_is_recorded(on_database) -
         (again,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
         assert (again.delivery_id, again.attempt_count) == (claimed.delivery_id, 1)
         outcomes = [_outcome(again, 200, attempt_number=2)]
-        await queue.record_outcomes(engine, outcomes, judge_health(outcomes, time.time(), 3600))
+        health = judge_health(outcomes, time.time(), 3600)
+        assert await queue.record_outcomes(engine, outcomes, health) == 0
         (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
         assert (logged.status, logged.attempt_count) == ("succeeded", 2)
 
@@ -283,6 +285,30 @@ def test_recording_outcomes_sets_states_and_health(on_database) -> None:  # type
         page = await delivery_log.list_deliveries(engine, acme, gone, None, 10, None)
         assert [d.status for d in page.data] == ["cancelled", "cancelled"]
         assert await queue.next_due_at(engine) is not None
+
+    on_database(work)
+
+
+def test_a_batch_the_database_refuses_leaves_nothing_half_written(on_database) -> None:  # type: ignore[no-untyped-def]
+    """An outcome for a delivery that is not there (a foreign key refused) fails the whole
+    batch as a data problem, on either backend: the batch's other rows are not written,
+    and the connection's next batch commits only its own."""
+
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        webhook = await _webhook(engine, acme)
+        await event_store.publish_batch(engine, [_event(acme)])
+        (claimed,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
+        good = _outcome(claimed, 200)
+        batch = [good, _outcome(claimed, 200, delivery_id="dlv_not_there")]
+        with pytest.raises(queue.DataProblem):
+            await queue.record_outcomes(engine, batch, judge_health(batch, time.time(), 3600))
+        (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
+        assert (logged.status, logged.attempts) == ("pending", [])
+
+        await queue.record_outcomes(engine, [good], judge_health([good], time.time(), 3600))
+        (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
+        assert (logged.status, len(logged.attempts)) == ("succeeded", 1)
 
     on_database(work)
 

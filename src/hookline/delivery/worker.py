@@ -399,23 +399,27 @@ class DeliveryWorker:
             batch = self._outcomes[:RECORD_BATCH_SIZE]
             del self._outcomes[:RECORD_BATCH_SIZE]
             outcomes = [finished.outcome for finished in batch]
-            await self._record(outcomes)
+            requeued = await self._record(outcomes)
             _count(batch)
-            # A retry's new due time, or an interview's line moved on: claim again.
-            if any(f.ordered or f.outcome.new_status is DeliveryStatus.PENDING for f in batch):
+            # A retry's new due time, an interview's line moved on, or a redelivery queued
+            # while its attempt was in flight: claim again.
+            if requeued or any(
+                f.ordered or f.outcome.new_status is DeliveryStatus.PENDING for f in batch
+            ):
                 self._wake.set()
 
-    async def _record(self, batch: list[AttemptOutcome]) -> None:
-        """Store a batch. While the database is unreachable, keep trying (the claims stay
-        leased; if this process dies they expire and the deliveries are sent again). A
-        batch the database refuses for its data is split, so one row cannot hold up the
-        others; a single row still refused is stored with a placeholder instead."""
+    async def _record(self, batch: list[AttemptOutcome]) -> int:
+        """Store a batch; how many of its deliveries a redelivery queued again. While the
+        database is unreachable, keep trying (the claims stay leased; if this process dies
+        they expire and the deliveries are sent again). A batch the database refuses for
+        its data is split, so one row cannot hold up the others; a single row still
+        refused is stored with a placeholder instead."""
         while True:
             try:
-                await record_outcomes(self._engine, batch, self._health(batch))
+                requeued = await record_outcomes(self._engine, batch, self._health(batch))
                 outage.database.succeeded("recording outcomes")
                 self._recording.set()
-                return
+                return requeued
             except DataProblem:
                 break
             except Exception as exc:
@@ -424,16 +428,15 @@ class DeliveryWorker:
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
         if len(batch) > 1:
             middle = len(batch) // 2
-            await self._record(batch[:middle])
-            await self._record(batch[middle:])
-            return
+            return await self._record(batch[:middle]) + await self._record(batch[middle:])
         (outcome,) = batch
         log.error("the outcome of delivery %s could not be stored as it was", outcome.delivery_id)
         placeholder = outcome._replace(response_excerpt=None, error=UNSTORABLE_OUTCOME)
         try:
-            await record_outcomes(self._engine, [placeholder], self._health([placeholder]))
+            return await record_outcomes(self._engine, [placeholder], self._health([placeholder]))
         except Exception:
             log.exception("the outcome of delivery %s was dropped", outcome.delivery_id)
+            return 0
 
     def _health(self, batch: list[AttemptOutcome]) -> HealthDecision:
         return judge_health(batch, time.time(), self._settings.disable_after_hours * 3600)

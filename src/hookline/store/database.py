@@ -228,10 +228,22 @@ async def sqlite3_checked_out(engine: AsyncEngine) -> AsyncIterator[sqlite3.Conn
     transaction is open on it), for a hot path's statements run inline without
     SQLAlchemy: its per-statement work, through the async adapter's greenlets, cost
     several times SQLite's own (about 50 against 5 µs for a claim's read). What is begun
-    on it and left open is rolled back as it goes back, by the pool's reset."""
+    on it is committed by the caller, or rolled back here."""
     async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        yield raw.driver_connection.sqlite3_connection()  # type: ignore[union-attr]
+        connection = await sqlite3_of(conn)
+        try:
+            yield connection
+        except BaseException:
+            if connection.in_transaction:
+                connection.rollback()
+            raise
+
+
+async def sqlite3_of(conn: AsyncConnection) -> sqlite3.Connection:
+    """The sqlite3 connection under SQLAlchemy's: what runs on it joins the transaction
+    open on it (the SQLite dialect's transactions are the driver's own)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection.sqlite3_connection()  # type: ignore[union-attr,no-any-return]
 
 
 # PostgreSQL engines not behind a pooler; weakly, so that a disposed engine is collected.

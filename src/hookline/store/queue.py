@@ -39,7 +39,7 @@ from hookline.domain import codec, operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus
-from hookline.store.database import single_statements, sqlite3_checked_out
+from hookline.store.database import single_statements, sqlite3_checked_out, sqlite3_of
 from hookline.store.events import publish_operational
 from hookline.store.faults import is_data_problem
 from hookline.store.schema import deliveries, events, webhooks
@@ -221,6 +221,7 @@ def _bound_list(conn: AsyncConnection, values: Collection[str]) -> list[str] | s
 
 
 def _json_list(values: Collection[str]) -> str:
+    """A list of strings as one JSON text, as ``_json_values`` reads it."""
     return codec.encode(list(values)).decode()
 
 
@@ -443,27 +444,29 @@ def _with_read(
 
 async def record_outcomes(
     engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], health: HealthDecision
-) -> None:
+) -> int:
     """Write a batch of attempts, the deliveries' new states and their webhooks' health in
     one transaction, each as one statement. A batch in which nothing failed (the common
     one) is, on PostgreSQL, a single statement: where it may, it commits by itself, one
     round trip instead of three; on SQLite, written on the sqlite3 connection itself.
 
-    A delivery cancelled while its attempt was in flight stays cancelled; the attempt
-    itself is still logged.
+    A delivery cancelled, or queued again by a redelivery, while its attempt was in
+    flight keeps that state: the attempt is logged and counted, its lease ended. Returns
+    how many were queued again that way: they are due now, which no claim saw while they
+    were leased.
     """
     if not outcomes:
-        return
+        return 0
     now = time.time()
     try:
         if not _nothing_failed(outcomes, health):
-            await _record_with_health(engine, outcomes, health, now)
+            requeued = await _record_with_health(engine, outcomes, health, now)
         elif engine.dialect.name == "postgresql":
             async with single_statements(engine) as conn:
-                await _record_as_arrays(conn, outcomes, health.recovered, now)
+                requeued = await _record_as_arrays(conn, outcomes, health.recovered, now)
         else:
             async with sqlite3_checked_out(engine) as connection:
-                _record_as_rows(connection, outcomes, health.recovered, now)
+                requeued = _record_as_rows(connection, outcomes, health.recovered, now)
                 connection.commit()
     except (DBAPIError, sqlite3.Error, UnicodeError) as exc:
         if not is_data_problem(exc):
@@ -472,6 +475,7 @@ async def record_outcomes(
     leases = process_leases(engine)
     if leases is not None:
         leases.drop([o.delivery_id for o in outcomes])
+    return requeued
 
 
 def _nothing_failed(outcomes: Sequence[AttemptOutcome], health: HealthDecision) -> bool:
@@ -486,14 +490,12 @@ def _nothing_failed(outcomes: Sequence[AttemptOutcome], health: HealthDecision) 
 
 async def _record_with_health(
     engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], health: HealthDecision, now: float
-) -> None:
+) -> int:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            await _record_as_arrays(conn, outcomes, health.recovered, now)
-        else:  # the same transaction: SQLAlchemy's is the sqlite3 connection's own
-            raw = await conn.get_raw_connection()
-            connection = raw.driver_connection.sqlite3_connection()  # type: ignore[union-attr]
-            _record_as_rows(connection, outcomes, health.recovered, now)
+            requeued = await _record_as_arrays(conn, outcomes, health.recovered, now)
+        else:  # in SQLAlchemy's transaction, which is the sqlite3 connection's own
+            requeued = _record_as_rows(await sqlite3_of(conn), outcomes, health.recovered, now)
         disabled = await _apply_health(conn, health, now)
         # Only a webhook disabled over the platform's own events is announced.
         announced = {
@@ -503,6 +505,7 @@ async def _record_with_health(
         raised += await _delivery_failed_events(conn, outcomes)
         if raised:
             await publish_operational(conn, raised, now)
+    return requeued
 
 
 def _record_as_rows(
@@ -510,11 +513,11 @@ def _record_as_rows(
     outcomes: Sequence[AttemptOutcome],
     recovered: Collection[str],
     now: float,
-) -> None:
+) -> int:
     """SQLite: an executemany of each statement on the sqlite3 connection, the rows as
     tuples, in the transaction open on it (begun by the first write). SQLite runs in this
-    process, so a row costs no round trip; binding each row's parameters through
-    SQLAlchemy cost more than SQLite writing it (27 → 17 µs per outcome)."""
+    process, so a row costs no round trip, and SQLAlchemy's work per statement cost more
+    than SQLite's. Returns how many deliveries a redelivery queued again."""
     connection.executemany(
         INSERT_ATTEMPT_ROW,
         [
@@ -530,36 +533,50 @@ def _record_as_rows(
             for o in outcomes
         ],
     )
-    connection.executemany(
+    finished = connection.executemany(
         SET_STATE_ROW,
         [
             (
-                o.claimed_updated_at,
                 o.new_status.value,
+                o.attempt_number,
                 o.next_attempt_at,
                 now,
-                o.attempt_number,
                 o.delivery_id,
+                o.claimed_updated_at,
             )
             for o in outcomes
         ],
-    )
+    ).rowcount
+    requeued = 0
+    if finished < len(outcomes):  # the rare batch: one was cancelled or redelivered
+        overtaken = [(o.attempt_number, o.delivery_id, now) for o in outcomes]
+        connection.executemany(COUNT_OVERTAKEN_ROW, overtaken)
+        ids = _json_list([o.delivery_id for o in outcomes])
+        requeued = connection.execute(REQUEUED_ROWS, (ids, now)).fetchone()[0]
     if recovered:
         connection.execute(STOP_FAILING_ROWS, (_json_list(recovered),))
+    return requeued
 
 
 INSERT_ATTEMPT_ROW = (
     "INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
     "status_code, response_excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-# A delivery cancelled while its attempt was in flight stays cancelled; one redelivered
-# meanwhile (its updated_at no longer the claimed one) stays queued for one more attempt.
-# SQLite's numbered parameters: ?1 is the claimed updated_at, ?2 to ?4 the new state.
+# The outcome sets the state of a delivery unchanged since its claim (its updated_at as
+# claimed). SQLite has one writer, so the rest can be found after, by their updated_at
+# not being this record's: cancelled or redelivered while in flight, they keep that
+# state, and only count the attempt.
 SET_STATE_ROW = (
-    "UPDATE deliveries SET status = iif(updated_at = ?1, ?2, status), "
-    "next_attempt_at = iif(updated_at = ?1, ?3, next_attempt_at), "
-    "updated_at = iif(updated_at = ?1, ?4, updated_at), "
-    "attempt_count = ?5, locked_until = NULL WHERE id = ?6 AND status = 'pending'"
+    "UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, "
+    "locked_until = NULL, updated_at = ? "
+    "WHERE id = ? AND status = 'pending' AND updated_at = ?"
+)
+COUNT_OVERTAKEN_ROW = (
+    "UPDATE deliveries SET attempt_count = ?, locked_until = NULL WHERE id = ? AND updated_at <> ?"
+)
+REQUEUED_ROWS = (
+    "SELECT count(*) FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
+    "AND status = 'pending' AND updated_at <> ?"
 )
 
 
@@ -568,12 +585,13 @@ async def _record_as_arrays(
     outcomes: Sequence[AttemptOutcome],
     recovered: Collection[str],
     now: float,
-) -> None:
+) -> int:
     """PostgreSQL: the batch's columns as arrays, attempts, states and the webhooks that
     answered 2xx written by one statement for the whole batch (``unnest``): one round
-    trip, no per-row bind and execute, and the SQL never changes."""
+    trip, no per-row bind and execute, and the SQL never changes. Returns how many
+    deliveries a redelivery queued again."""
     columns = dict(zip(AttemptOutcome._fields, map(list, zip(*outcomes, strict=True)), strict=True))
-    await conn.execute(
+    result = await conn.execute(
         RECORD_FROM_ARRAYS,
         {
             "ids": columns["delivery_id"],
@@ -590,9 +608,13 @@ async def _record_as_arrays(
             "recovered": list(recovered),
         },
     )
+    return int(result.scalar_one())
 
 
-_UNCHANGED = "deliveries.updated_at = batch.claimed_updated_at"
+# Unlike SET_STATE_ROW, one UPDATE for all the rows: under PostgreSQL's concurrent writers
+# a redelivery committed while the statement runs is seen by each row's re-check of the
+# whole SET (a second UPDATE for the rest would judge them on the statement's snapshot).
+_UNCHANGED = "deliveries.status = 'pending' AND deliveries.updated_at = batch.claimed_updated_at"
 RECORD_FROM_ARRAYS = text(
     "WITH batch AS (SELECT * FROM unnest("
     "CAST(:ids AS varchar[]), CAST(:attempt_numbers AS int[]), "
@@ -607,14 +629,16 @@ RECORD_FROM_ARRAYS = text(
     "duration_ms, status_code, response_excerpt, error FROM batch), "
     # Webhooks that answered 2xx are no longer failing.
     "recovered AS (UPDATE webhooks SET failing_since = NULL "
-    "WHERE id = ANY(CAST(:recovered AS varchar[])) AND failing_since IS NOT NULL) "
-    # As SET_STATE_ROW: a delivery redelivered while in flight stays queued.
-    f"UPDATE deliveries SET attempt_count = batch.attempt_number, locked_until = NULL, "
+    "WHERE id = ANY(CAST(:recovered AS varchar[])) AND failing_since IS NOT NULL), "
+    f"recorded AS (UPDATE deliveries SET attempt_count = batch.attempt_number, "
+    f"locked_until = NULL, "
     f"status = CASE WHEN {_UNCHANGED} THEN batch.status ELSE deliveries.status END, "
     f"next_attempt_at = CASE WHEN {_UNCHANGED} THEN batch.next_attempt_at "
     "ELSE deliveries.next_attempt_at END, "
     f"updated_at = CASE WHEN {_UNCHANGED} THEN :now ELSE deliveries.updated_at END "
-    "FROM batch WHERE deliveries.id = batch.id AND deliveries.status = 'pending'"
+    "FROM batch WHERE deliveries.id = batch.id "
+    "RETURNING deliveries.status = 'pending' AND deliveries.updated_at <> :now AS requeued) "
+    "SELECT count(*) FILTER (WHERE requeued) FROM recorded"
 )
 
 

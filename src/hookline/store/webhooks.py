@@ -119,14 +119,16 @@ async def list_webhooks(
 
 
 async def cancel_pending(conn: AsyncConnection, webhook_ids: Collection[str], now: float) -> None:
-    """A deactivated webhook gets nothing more: its pending deliveries are cancelled."""
+    """A deactivated webhook gets nothing more: its pending deliveries are cancelled.
+    Their leases stay: one in flight, redelivered after a reactivation, waits for the
+    attempt's record, which ends the lease, rather than going beside it."""
     await conn.execute(
         update(deliveries)
         .where(
             deliveries.c.webhook_id.in_(webhook_ids),
             deliveries.c.status == DeliveryStatus.PENDING.value,
         )
-        .values(status=DeliveryStatus.CANCELLED.value, locked_until=None, updated_at=now)
+        .values(status=DeliveryStatus.CANCELLED.value, updated_at=now)
     )
 
 
