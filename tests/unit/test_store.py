@@ -196,7 +196,8 @@ def test_a_redelivery_in_flight_goes_once_the_attempt_is_recorded(on_database) -
 
         outcomes = [_outcome(claimed, 200)]
         health = judge_health(outcomes, time.time(), 3600)
-        assert await queue.record_outcomes(engine, outcomes, health) == 1  # queued again
+        overtaken = await queue.record_outcomes(engine, outcomes, health)
+        assert overtaken == [claimed.delivery_id]  # queued again, not settled
         (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
         assert (logged.status, logged.attempt_count) == ("pending", 1)
         assert [a.status_code for a in logged.attempts] == [200]
@@ -205,7 +206,7 @@ def test_a_redelivery_in_flight_goes_once_the_attempt_is_recorded(on_database) -
         assert (again.delivery_id, again.attempt_count) == (claimed.delivery_id, 1)
         outcomes = [_outcome(again, 200, attempt_number=2)]
         health = judge_health(outcomes, time.time(), 3600)
-        assert await queue.record_outcomes(engine, outcomes, health) == 0
+        assert await queue.record_outcomes(engine, outcomes, health) == []
         (logged,) = (await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)).data
         assert (logged.status, logged.attempt_count) == ("succeeded", 2)
 
@@ -658,6 +659,33 @@ def test_a_success_ends_a_webhooks_run_of_failures(on_database) -> None:  # type
         await attempt({"first": 500, "second": 200})
         state = await failing_since()
         assert state[first] is not None and state[second] is None
+
+    on_database(work)
+
+
+def test_a_delivery_cancelled_mid_attempt_stays_cancelled_and_is_not_settled(on_database) -> None:  # type: ignore[no-untyped-def]
+    """Deactivating a webhook cancels its deliveries, one in flight included: the attempt's
+    200 is logged and counted, the delivery stays cancelled, and the record names it
+    among those it did not settle, beside another of the batch that it did."""
+
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        gone, kept = await _webhook(engine, acme), await _webhook(engine, acme, posting_id="q")
+        await event_store.publish_batch(engine, [_event(acme), _event(acme, posting_id="q")])
+        claimed = await queue.claim_due(engine, 10, 60, per_webhook=5)
+        assert {c.webhook_id for c in claimed} == {gone, kept}
+        await webhook_store.set_active(engine, acme, gone, active=False)
+
+        outcomes = [_outcome(c, 200) for c in claimed]
+        overtaken = await queue.record_outcomes(
+            engine, outcomes, judge_health(outcomes, time.time(), 3600)
+        )
+        assert overtaken == [c.delivery_id for c in claimed if c.webhook_id == gone]
+        for webhook, status in ((gone, "cancelled"), (kept, "succeeded")):
+            page = await delivery_log.list_deliveries(engine, acme, webhook, None, 10, None)
+            (logged,) = page.data
+            assert (logged.status, logged.attempt_count) == (status, 1)
+            assert [a.status_code for a in logged.attempts] == [200]
 
     on_database(work)
 

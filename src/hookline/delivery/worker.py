@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Collection
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -81,12 +82,16 @@ class Finished(NamedTuple):
     outcome: AttemptOutcome
 
 
-def _count(batch: list[Finished]) -> None:
-    """The batch's attempts into the metrics: one increment per label, not per attempt."""
+def _count(batch: list[Finished], overtaken: Collection[str]) -> None:
+    """The batch's attempts into the metrics: one increment per label, not per attempt.
+    A delivery ``overtaken`` (cancelled or redelivered while its attempt was in flight)
+    did not finish: its attempt counts, it does not."""
     classes: Counter[str] = Counter()
     finished: Counter[str] = Counter()
     for created_at, _, outcome in batch:
         classes[metrics.status_class(outcome.status_code)] += 1
+        if outcome.delivery_id in overtaken:
+            continue
         if outcome.new_status is DeliveryStatus.SUCCEEDED:
             finished["succeeded"] += 1
             finished_at = outcome.started_at + outcome.duration_ms / 1000
@@ -399,27 +404,28 @@ class DeliveryWorker:
             batch = self._outcomes[:RECORD_BATCH_SIZE]
             del self._outcomes[:RECORD_BATCH_SIZE]
             outcomes = [finished.outcome for finished in batch]
-            requeued = await self._record(outcomes)
-            _count(batch)
+            overtaken = await self._record(outcomes)
+            _count(batch, set(overtaken))
             # A retry's new due time, an interview's line moved on, or a redelivery queued
             # while its attempt was in flight: claim again.
-            if requeued or any(
+            if overtaken or any(
                 f.ordered or f.outcome.new_status is DeliveryStatus.PENDING for f in batch
             ):
                 self._wake.set()
 
-    async def _record(self, batch: list[AttemptOutcome]) -> int:
-        """Store a batch; how many of its deliveries a redelivery queued again. While the
-        database is unreachable, keep trying (the claims stay leased; if this process dies
-        they expire and the deliveries are sent again). A batch the database refuses for
+    async def _record(self, batch: list[AttemptOutcome]) -> list[str]:
+        """Store a batch; the ids of its deliveries the outcome did not settle (a cancel or
+        a redelivery overtook the attempt). While the database is unreachable, keep trying
+        (the claims stay leased; if this process dies they expire and the deliveries are
+        sent again). A batch the database refuses for
         its data is split, so one row cannot hold up the others; a single row still
         refused is stored with a placeholder instead."""
         while True:
             try:
-                requeued = await record_outcomes(self._engine, batch, self._health(batch))
+                overtaken = await record_outcomes(self._engine, batch, self._health(batch))
                 outage.database.succeeded("recording outcomes")
                 self._recording.set()
-                return requeued
+                return overtaken
             except DataProblem:
                 break
             except Exception as exc:
@@ -436,7 +442,7 @@ class DeliveryWorker:
             return await record_outcomes(self._engine, [placeholder], self._health([placeholder]))
         except Exception:
             log.exception("the outcome of delivery %s was dropped", outcome.delivery_id)
-            return 0
+            return []
 
     def _health(self, batch: list[AttemptOutcome]) -> HealthDecision:
         return judge_health(batch, time.time(), self._settings.disable_after_hours * 3600)

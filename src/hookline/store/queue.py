@@ -444,7 +444,7 @@ def _with_read(
 
 async def record_outcomes(
     engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], health: HealthDecision
-) -> int:
+) -> list[str]:
     """Write a batch of attempts, the deliveries' new states and their webhooks' health in
     one transaction, each as one statement. A batch in which nothing failed (the common
     one) is, on PostgreSQL, a single statement: where it may, it commits by itself, one
@@ -452,21 +452,21 @@ async def record_outcomes(
 
     A delivery cancelled, or queued again by a redelivery, while its attempt was in
     flight keeps that state: the attempt is logged and counted, its lease ended. Returns
-    how many were queued again that way: they are due now, which no claim saw while they
-    were leased.
+    the ids of those the outcome did not settle that way: not finished, and if queued
+    again, due now, which no claim saw while they were leased.
     """
     if not outcomes:
-        return 0
+        return []
     now = time.time()
     try:
         if not _nothing_failed(outcomes, health):
-            requeued = await _record_with_health(engine, outcomes, health, now)
+            overtaken = await _record_with_health(engine, outcomes, health, now)
         elif engine.dialect.name == "postgresql":
             async with single_statements(engine) as conn:
-                requeued = await _record_as_arrays(conn, outcomes, health.recovered, now)
+                overtaken = await _record_as_arrays(conn, outcomes, health.recovered, now)
         else:
             async with sqlite3_checked_out(engine) as connection:
-                requeued = _record_as_rows(connection, outcomes, health.recovered, now)
+                overtaken = _record_as_rows(connection, outcomes, health.recovered, now)
                 connection.commit()
     except (DBAPIError, sqlite3.Error, UnicodeError) as exc:
         if not is_data_problem(exc):
@@ -475,7 +475,7 @@ async def record_outcomes(
     leases = process_leases(engine)
     if leases is not None:
         leases.drop([o.delivery_id for o in outcomes])
-    return requeued
+    return overtaken
 
 
 def _nothing_failed(outcomes: Sequence[AttemptOutcome], health: HealthDecision) -> bool:
@@ -490,12 +490,12 @@ def _nothing_failed(outcomes: Sequence[AttemptOutcome], health: HealthDecision) 
 
 async def _record_with_health(
     engine: AsyncEngine, outcomes: Sequence[AttemptOutcome], health: HealthDecision, now: float
-) -> int:
+) -> list[str]:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            requeued = await _record_as_arrays(conn, outcomes, health.recovered, now)
+            overtaken = await _record_as_arrays(conn, outcomes, health.recovered, now)
         else:  # in SQLAlchemy's transaction, which is the sqlite3 connection's own
-            requeued = _record_as_rows(await sqlite3_of(conn), outcomes, health.recovered, now)
+            overtaken = _record_as_rows(await sqlite3_of(conn), outcomes, health.recovered, now)
         disabled = await _apply_health(conn, health, now)
         # Only a webhook disabled over the platform's own events is announced.
         announced = {
@@ -505,7 +505,7 @@ async def _record_with_health(
         raised += await _delivery_failed_events(conn, outcomes)
         if raised:
             await publish_operational(conn, raised, now)
-    return requeued
+    return overtaken
 
 
 def _record_as_rows(
@@ -513,11 +513,11 @@ def _record_as_rows(
     outcomes: Sequence[AttemptOutcome],
     recovered: Collection[str],
     now: float,
-) -> int:
+) -> list[str]:
     """SQLite: an executemany of each statement on the sqlite3 connection, the rows as
     tuples, in the transaction open on it (begun by the first write). SQLite runs in this
     process, so a row costs no round trip, and SQLAlchemy's work per statement cost more
-    than SQLite's. Returns how many deliveries a redelivery queued again."""
+    than SQLite's. Returns the ids of the deliveries the outcome did not settle."""
     connection.executemany(
         INSERT_ATTEMPT_ROW,
         [
@@ -547,15 +547,15 @@ def _record_as_rows(
             for o in outcomes
         ],
     ).rowcount
-    requeued = 0
+    overtaken: list[str] = []
     if finished < len(outcomes):  # the rare batch: one was cancelled or redelivered
-        overtaken = [(o.attempt_number, o.delivery_id, now) for o in outcomes]
-        connection.executemany(COUNT_OVERTAKEN_ROW, overtaken)
+        counted = [(o.attempt_number, o.delivery_id, now) for o in outcomes]
+        connection.executemany(COUNT_OVERTAKEN_ROW, counted)
         ids = _json_list([o.delivery_id for o in outcomes])
-        requeued = connection.execute(REQUEUED_ROWS, (ids, now)).fetchone()[0]
+        overtaken = [row[0] for row in connection.execute(OVERTAKEN_ROWS, (ids, now))]
     if recovered:
         connection.execute(STOP_FAILING_ROWS, (_json_list(recovered),))
-    return requeued
+    return overtaken
 
 
 INSERT_ATTEMPT_ROW = (
@@ -574,9 +574,8 @@ SET_STATE_ROW = (
 COUNT_OVERTAKEN_ROW = (
     "UPDATE deliveries SET attempt_count = ?, locked_until = NULL WHERE id = ? AND updated_at <> ?"
 )
-REQUEUED_ROWS = (
-    "SELECT count(*) FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) "
-    "AND status = 'pending' AND updated_at <> ?"
+OVERTAKEN_ROWS = (
+    "SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND updated_at <> ?"
 )
 
 
@@ -585,11 +584,11 @@ async def _record_as_arrays(
     outcomes: Sequence[AttemptOutcome],
     recovered: Collection[str],
     now: float,
-) -> int:
+) -> list[str]:
     """PostgreSQL: the batch's columns as arrays, attempts, states and the webhooks that
     answered 2xx written by one statement for the whole batch (``unnest``): one round
-    trip, no per-row bind and execute, and the SQL never changes. Returns how many
-    deliveries a redelivery queued again."""
+    trip, no per-row bind and execute, and the SQL never changes. Returns the ids of the
+    deliveries the outcome did not settle."""
     columns = dict(zip(AttemptOutcome._fields, map(list, zip(*outcomes, strict=True)), strict=True))
     result = await conn.execute(
         RECORD_FROM_ARRAYS,
@@ -608,7 +607,7 @@ async def _record_as_arrays(
             "recovered": list(recovered),
         },
     )
-    return int(result.scalar_one())
+    return list(result.scalars())
 
 
 # Unlike SET_STATE_ROW, one UPDATE for all the rows: under PostgreSQL's concurrent writers
@@ -637,8 +636,8 @@ RECORD_FROM_ARRAYS = text(
     "ELSE deliveries.next_attempt_at END, "
     f"updated_at = CASE WHEN {_UNCHANGED} THEN :now ELSE deliveries.updated_at END "
     "FROM batch WHERE deliveries.id = batch.id "
-    "RETURNING deliveries.status = 'pending' AND deliveries.updated_at <> :now AS requeued) "
-    "SELECT count(*) FILTER (WHERE requeued) FROM recorded"
+    "RETURNING deliveries.id, deliveries.updated_at <> :now AS overtaken) "
+    "SELECT id FROM recorded WHERE overtaken"
 )
 
 
