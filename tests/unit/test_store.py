@@ -663,6 +663,33 @@ def test_a_success_ends_a_webhooks_run_of_failures(on_database) -> None:  # type
     on_database(work)
 
 
+def test_a_last_attempt_that_a_redelivery_overtook_raises_no_delivery_failed(on_database) -> None:  # type: ignore[no-untyped-def]
+    """The final attempt fails while a redelivery is being queued: the delivery is pending
+    again, not failed, so no delivery_failed event is raised for it (the event is raised
+    only for deliveries the record left failed)."""
+
+    async def work(engine: AsyncEngine) -> None:
+        acme = await _workspace(engine, "acme")
+        await _webhook(engine, acme)
+        await event_store.publish_batch(engine, [_event(acme)])
+        (claimed,) = await queue.claim_due(engine, 10, 60, per_webhook=5)
+        assert (await delivery_log.redeliver(engine, acme, claimed.delivery_id)).found
+
+        last = [_outcome(claimed, 500, new_status=DeliveryStatus.FAILED, next_attempt_at=None)]
+        overtaken = await queue.record_outcomes(engine, last, judge_health(last, time.time(), 3600))
+        assert overtaken == [claimed.delivery_id]
+        async with engine.connect() as conn:
+            raised = await conn.scalar(
+                text("SELECT count(*) FROM events WHERE event_type = 'delivery_failed'")
+            )
+            status = await conn.scalar(
+                text("SELECT status FROM deliveries WHERE id = :id"), {"id": claimed.delivery_id}
+            )
+        assert (raised, status) == (0, "pending")
+
+    on_database(work)
+
+
 def test_a_delivery_cancelled_mid_attempt_stays_cancelled_and_is_not_settled(on_database) -> None:  # type: ignore[no-untyped-def]
     """Deactivating a webhook cancels its deliveries, one in flight included: the attempt's
     200 is logged and counted, the delivery stays cancelled, and the record names it
