@@ -417,9 +417,9 @@ class DeliveryWorker:
         """Store a batch; the ids of its deliveries the outcome did not settle (a cancel or
         a redelivery overtook the attempt). While the database is unreachable, keep trying
         (the claims stay leased; if this process dies they expire and the deliveries are
-        sent again). A batch the database refuses for
-        its data is split, so one row cannot hold up the others; a single row still
-        refused is stored with a placeholder instead."""
+        sent again). A batch the database refuses for its data is split, so one row cannot
+        hold up the others; a single row still refused is stored with a placeholder
+        instead."""
         while True:
             try:
                 overtaken = await record_outcomes(self._engine, batch, self._health(batch))
