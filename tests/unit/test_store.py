@@ -530,6 +530,49 @@ def test_payloads_are_stored_compressed_with_lz4(postgres: PostgresCluster) -> N
     asyncio.run(work())
 
 
+def test_a_claims_leases_are_written_beside_their_rows(postgres: PostgresCluster) -> None:
+    """PostgreSQL: each lease a claim writes is a heap-only update (no new index entry):
+    the deliveries' pages keep room for it."""
+    url = postgres.create_database()
+    upgrade_to_head(url)
+    claimed_count = 200
+
+    async def updates(engine: AsyncEngine) -> tuple[int, int]:
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                text(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                    "WHERE relid = 'deliveries'::regclass"
+                )
+            )
+            updated, heap_only = found.one()
+            return int(updated), int(heap_only)
+
+    async def work() -> None:
+        engine = create_engine(url)
+        try:
+            acme = await _workspace(engine, "acme")
+            await _webhook(engine, acme)
+            await event_store.publish_batch(engine, [_event(acme)] * claimed_count)
+            claimed = await queue.claim_due(
+                engine, limit=claimed_count, lease_seconds=60, per_webhook=claimed_count
+            )
+            assert len(claimed) == claimed_count
+        finally:
+            await engine.dispose()  # its sessions report their counts as they end
+        observer = create_engine(url)
+        try:
+            deadline = time.monotonic() + 15
+            while (counts := await updates(observer))[0] < claimed_count:
+                assert time.monotonic() < deadline, "the updates never showed"
+                await asyncio.sleep(0.2)
+            assert counts == (claimed_count, claimed_count)
+        finally:
+            await observer.dispose()
+
+    asyncio.run(work())
+
+
 def test_a_published_batch_tells_the_workers_once_when_it_stored_deliveries(
     postgres: PostgresCluster,
 ) -> None:
