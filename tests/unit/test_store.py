@@ -427,6 +427,30 @@ def test_a_key_revoked_while_the_connection_is_replaced_is_refused(tmp_path: Pat
     asyncio.run(work())
 
 
+async def _deliveries_counts(engine: AsyncEngine, *columns: str) -> tuple[int, ...]:
+    """PostgreSQL's counters of ``deliveries`` (columns of pg_stat_user_tables)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text(
+                f"SELECT {', '.join(columns)} FROM pg_stat_user_tables "
+                "WHERE relid = 'deliveries'::regclass"
+            )
+        )
+        return tuple(int(value) for value in found.one())
+
+
+async def _deliveries_counts_once_shown(
+    engine: AsyncEngine, at_least: int, *columns: str
+) -> tuple[int, ...]:
+    """The counters once the first shows ``at_least``: a session reports its changes at
+    most once a second, and as it ends."""
+    deadline = time.monotonic() + 15
+    while (counts := await _deliveries_counts(engine, *columns))[0] < at_least:
+        assert time.monotonic() < deadline, "the changes never showed"
+        await asyncio.sleep(0.2)
+    return counts
+
+
 def test_a_burst_of_publishes_gets_fresh_planner_statistics(postgres: PostgresCluster) -> None:
     """PostgreSQL: after a burst the worker analyses the tables that changed, where
     autovacuum waits up to a minute, so the planner sizes the queue by what it holds."""
@@ -445,23 +469,8 @@ def test_a_burst_of_publishes_gets_fresh_planner_statistics(postgres: PostgresCl
             )
             return float(found)
 
-    async def changed(engine: AsyncEngine) -> int:
-        """Rows of deliveries changed since its last ANALYZE, once PostgreSQL shows them:
-        a session reports its changes at most once a second."""
-        async with engine.connect() as conn:
-            found = await conn.scalar(
-                text(
-                    "SELECT n_mod_since_analyze FROM pg_stat_user_tables "
-                    "WHERE relid = 'deliveries'::regclass"
-                )
-            )
-            return int(found)
-
     async def shown(engine: AsyncEngine, rows: int) -> None:
-        deadline = time.monotonic() + 15
-        while await changed(engine) < rows:
-            assert time.monotonic() < deadline, "the changes never showed"
-            await asyncio.sleep(0.2)
+        await _deliveries_counts_once_shown(engine, rows, "n_mod_since_analyze")
 
     async def work() -> None:
         engine = create_engine(url)
@@ -537,17 +546,6 @@ def test_a_claims_leases_are_written_beside_their_rows(postgres: PostgresCluster
     upgrade_to_head(url)
     claimed_count = 200
 
-    async def updates(engine: AsyncEngine) -> tuple[int, int]:
-        async with engine.connect() as conn:
-            found = await conn.execute(
-                text(
-                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
-                    "WHERE relid = 'deliveries'::regclass"
-                )
-            )
-            updated, heap_only = found.one()
-            return int(updated), int(heap_only)
-
     async def work() -> None:
         engine = create_engine(url)
         try:
@@ -562,10 +560,9 @@ def test_a_claims_leases_are_written_beside_their_rows(postgres: PostgresCluster
             await engine.dispose()  # its sessions report their counts as they end
         observer = create_engine(url)
         try:
-            deadline = time.monotonic() + 15
-            while (counts := await updates(observer))[0] < claimed_count:
-                assert time.monotonic() < deadline, "the updates never showed"
-                await asyncio.sleep(0.2)
+            counts = await _deliveries_counts_once_shown(
+                observer, claimed_count, "n_tup_upd", "n_tup_hot_upd"
+            )
             assert counts == (claimed_count, claimed_count)
         finally:
             await observer.dispose()
