@@ -265,6 +265,37 @@ async def single_statements(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             yield conn
 
 
+@asynccontextmanager
+async def asyncpg_checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The PostgreSQL engine's asyncpg connection, checked out of the pool, for a hot
+    path's statements run without SQLAlchemy: its work per statement (its compiled cache,
+    each parameter's processing, a row object per row, the pool's events) cost the worker
+    more than asyncpg's own. Each statement commits by itself, as ``single_statements``
+    has them, and behind a pooler all of them share one transaction, so one server
+    connection holds them from Parse to Execute.
+
+    What SQLAlchemy would do on a failure is done here: a connection that broke, or a
+    statement cancelled midway, is not handed out again; one that shows the server gone
+    or read-only (``_read_only_drops_the_pool``) replaces the whole pool, so new
+    connections look for the writable host."""
+    async with engine.connect() as conn:
+        connection: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+        try:
+            if engine.sync_engine in _MAY_AUTOCOMMIT:
+                yield connection
+            else:
+                async with connection.transaction():
+                    yield connection
+        except BaseException as exc:
+            fault = database_fault(exc)
+            lost = fault is not None and fault.kind in {"unreachable", "read_only"}
+            if lost or connection.is_closed() or not isinstance(exc, asyncpg.PostgresError):
+                await conn.invalidate()
+            if lost or connection.is_closed():
+                await engine.dispose(close=False)
+            raise
+
+
 # A connection back in use within this long is not pinged on checkout. asyncpg's ping is
 # three round trips (BEGIN, ";", ROLLBACK, for PgBouncer): pinging every checkout, as
 # ``pool_pre_ping`` does, doubled a busy worker's round trips. A connection lost within

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy import (
     ARRAY,
     String,
@@ -31,15 +32,22 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, Executable, Select
 
 from hookline.domain import codec, operational
 from hookline.domain.attempts import GONE_REASON, AttemptOutcome, HealthDecision
 from hookline.domain.operational import OperationalEvent
 from hookline.domain.webhooks import DeliveryStatus
-from hookline.store.database import single_statements, sqlite3_checked_out, sqlite3_of
+from hookline.store.database import (
+    asyncpg_checked_out,
+    single_statements,
+    sqlite3_checked_out,
+    sqlite3_of,
+)
 from hookline.store.events import publish_operational
 from hookline.store.faults import is_data_problem
 from hookline.store.schema import deliveries, events, webhooks
@@ -275,23 +283,19 @@ def process_leases(engine: AsyncEngine) -> ProcessLeases | None:
     return _PROCESS_LEASES.setdefault(str(engine.url.database), ProcessLeases())
 
 
-LOAD_PAYLOADS_POSTGRESQL = select(events.c.id, events.c.payload).where(
-    events.c.id == any_(_text_array("event_ids"))
-)
-
-
 class DriverStatement(NamedTuple):
-    """A statement compiled once into sqlite3's own SQL, run with its parameters as a
-    tuple: SQLite runs in this process, so SQLAlchemy's per-execution work (its statement
-    cache, each parameter's processing, a row object per row) costs as much as the query."""
+    """A statement compiled once into the driver's own SQL (sqlite3's, or asyncpg's), run
+    with its parameters as a tuple: SQLAlchemy's per-execution work (its statement cache,
+    each parameter's processing, a row object per row) cost as much as SQLite's query, and
+    a quarter of a PostgreSQL worker's claim."""
 
     sql: str
     names: tuple[str, ...]
     fixed: dict[str, Any]  # parameters the statement sets itself (a LIMIT's OFFSET 0)
 
     @classmethod
-    def compile(cls, statement: Select) -> DriverStatement:
-        compiled = statement.compile(dialect=sqlite.dialect())
+    def compile(cls, statement: Executable, dialect: Dialect | None = None) -> DriverStatement:
+        compiled = statement.compile(dialect=dialect or sqlite.dialect())
         fixed = {name: value for name, value in compiled.params.items() if value is not None}
         return cls(str(compiled), tuple(compiled.positiontup or ()), fixed)
 
@@ -301,6 +305,11 @@ class DriverStatement(NamedTuple):
 
 
 SCAN_DUE_SQL = DriverStatement.compile(SCAN_DUE)
+CLAIM_SQL = DriverStatement.compile(CLAIM, asyncpg_dialect.dialect())
+LOAD_PAYLOADS_POSTGRESQL_SQL = DriverStatement.compile(
+    select(events.c.id, events.c.payload).where(events.c.id == any_(_text_array("event_ids"))),
+    asyncpg_dialect.dialect(),
+)
 LOAD_PAYLOADS_SQL = DriverStatement.compile(
     select(events.c.id, events.c.payload).where(events.c.id.in_(_json_values("event_ids")))
 )
@@ -369,27 +378,28 @@ async def claim_due(
     now = time.time()
     leases = process_leases(engine)
     if leases is None:
-        # PostgreSQL: one statement, so it commits by itself where it may (one round
-        # trip). A stopping worker waits for a claim in flight rather than cancelling it
-        # (up to the database timeout). Should it be cancelled after all, or the read of a
-        # payload missing from both the claim and the cache fail, the leases it wrote run
-        # out and the deliveries are claimed again: late, never lost.
-        async with single_statements(engine) as conn:
-            params = {
-                "now": now,
-                "skip_webhooks": _bound_list(conn, skip_webhooks),
-                "per_webhook": per_webhook,
-                "limit": limit,
-                "locked_until": now + lease_seconds,
-                "cached": PAYLOADS.recent(RECENTLY_CACHED),
-            }
-            rows = (await conn.execute(CLAIM, params)).all()
+        # PostgreSQL: one statement, run on asyncpg itself, which commits by itself where
+        # it may (one round trip). A stopping worker waits for a claim in flight rather
+        # than cancelling it (up to the database timeout). Should it be cancelled after
+        # all, or the read of a payload missing from both the claim and the cache fail,
+        # the leases it wrote run out and the deliveries are claimed again: late, never
+        # lost.
+        bound = CLAIM_SQL.bind(
+            now=now,
+            skip_webhooks=list(skip_webhooks),
+            per_webhook=per_webhook,
+            limit=limit,
+            locked_until=now + lease_seconds,
+            cached=PAYLOADS.recent(RECENTLY_CACHED),
+        )
+        async with asyncpg_checked_out(engine) as connection:
+            rows = await connection.fetch(CLAIM_SQL.sql, *bound)
             known, missing = _known_payloads(
                 rows, {row[2]: row[-1] for row in rows if row[-1] is not None}
             )
             found = []
             if missing:
-                found = await conn.execute(LOAD_PAYLOADS_POSTGRESQL, {"event_ids": missing})
+                found = await connection.fetch(LOAD_PAYLOADS_POSTGRESQL_SQL.sql, missing)
             payloads = _with_read(known, found)
         return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
     # SQLite: reads, the leases taken in this process's memory; nothing awaits from the
@@ -447,8 +457,9 @@ async def record_outcomes(
 ) -> list[str]:
     """Write a batch of attempts, the deliveries' new states and their webhooks' health in
     one transaction, each as one statement. A batch in which nothing failed (the common
-    one) is, on PostgreSQL, a single statement: where it may, it commits by itself, one
-    round trip instead of three; on SQLite, written on the sqlite3 connection itself.
+    one) is a single statement on PostgreSQL, run on asyncpg itself: where it may, it
+    commits by itself, one round trip instead of three; on SQLite, it is written on the
+    sqlite3 connection itself.
 
     A delivery cancelled, or queued again by a redelivery, while its attempt was in
     flight keeps that state: the attempt is logged and counted, its lease ended. Returns
@@ -462,13 +473,14 @@ async def record_outcomes(
         if not _nothing_failed(outcomes, health):
             overtaken = await _record_with_health(engine, outcomes, health, now)
         elif engine.dialect.name == "postgresql":
-            async with single_statements(engine) as conn:
-                overtaken = await _record_as_arrays(conn, outcomes, health.recovered, now)
+            bound = RECORD_SQL.bind(**_as_arrays(outcomes, health.recovered, now))
+            async with asyncpg_checked_out(engine) as connection:
+                overtaken = [row[0] for row in await connection.fetch(RECORD_SQL.sql, *bound)]
         else:
             async with sqlite3_checked_out(engine) as connection:
                 overtaken = _record_as_rows(connection, outcomes, health.recovered, now)
                 connection.commit()
-    except (DBAPIError, sqlite3.Error, UnicodeError) as exc:
+    except (DBAPIError, asyncpg.PostgresError, sqlite3.Error, UnicodeError) as exc:
         if not is_data_problem(exc):
             raise
         raise DataProblem(f"{type(exc).__name__} recording {len(outcomes)} outcomes") from exc
@@ -493,7 +505,8 @@ async def _record_with_health(
 ) -> list[str]:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            overtaken = await _record_as_arrays(conn, outcomes, health.recovered, now)
+            arrays = _as_arrays(outcomes, health.recovered, now)
+            overtaken = list((await conn.execute(RECORD_FROM_ARRAYS, arrays)).scalars())
         else:  # in SQLAlchemy's transaction, which is the sqlite3 connection's own
             overtaken = _record_as_rows(await sqlite3_of(conn), outcomes, health.recovered, now)
         disabled = await _apply_health(conn, health, now)
@@ -579,35 +592,28 @@ OVERTAKEN_ROWS = (
 )
 
 
-async def _record_as_arrays(
-    conn: AsyncConnection,
-    outcomes: Sequence[AttemptOutcome],
-    recovered: Collection[str],
-    now: float,
-) -> list[str]:
-    """PostgreSQL: the batch's columns as arrays, attempts, states and the webhooks that
-    answered 2xx written by one statement for the whole batch (``unnest``): one round
-    trip, no per-row bind and execute, and the SQL never changes. Returns the ids of the
-    deliveries the outcome did not settle."""
+def _as_arrays(
+    outcomes: Sequence[AttemptOutcome], recovered: Collection[str], now: float
+) -> dict[str, Any]:
+    """PostgreSQL: RECORD_FROM_ARRAYS' parameters, the batch's columns as arrays. Attempts,
+    states and the webhooks that answered 2xx are written by one statement for the whole
+    batch (``unnest``): one round trip, no per-row bind and execute, and the SQL never
+    changes. The statement returns the ids of the deliveries the outcome did not settle."""
     columns = dict(zip(AttemptOutcome._fields, map(list, zip(*outcomes, strict=True)), strict=True))
-    result = await conn.execute(
-        RECORD_FROM_ARRAYS,
-        {
-            "ids": columns["delivery_id"],
-            "attempt_numbers": columns["attempt_number"],
-            "started_ats": columns["started_at"],
-            "durations": columns["duration_ms"],
-            "status_codes": columns["status_code"],
-            "excerpts": columns["response_excerpt"],
-            "errors": columns["error"],
-            "statuses": [status.value for status in columns["new_status"]],
-            "next_attempts": columns["next_attempt_at"],
-            "claimed_updated_ats": columns["claimed_updated_at"],
-            "now": now,
-            "recovered": list(recovered),
-        },
-    )
-    return list(result.scalars())
+    return {
+        "ids": columns["delivery_id"],
+        "attempt_numbers": columns["attempt_number"],
+        "started_ats": columns["started_at"],
+        "durations": columns["duration_ms"],
+        "status_codes": columns["status_code"],
+        "excerpts": columns["response_excerpt"],
+        "errors": columns["error"],
+        "statuses": [status.value for status in columns["new_status"]],
+        "next_attempts": columns["next_attempt_at"],
+        "claimed_updated_ats": columns["claimed_updated_at"],
+        "now": now,
+        "recovered": list(recovered),
+    }
 
 
 # Unlike SET_STATE_ROW, one UPDATE for all the rows: under PostgreSQL's concurrent writers
@@ -639,6 +645,9 @@ RECORD_FROM_ARRAYS = text(
     "RETURNING deliveries.id, deliveries.updated_at <> :now AS overtaken) "
     "SELECT id FROM recorded WHERE overtaken"
 )
+
+
+RECORD_SQL = DriverStatement.compile(RECORD_FROM_ARRAYS, asyncpg_dialect.dialect())
 
 
 async def _apply_health(
