@@ -288,10 +288,12 @@ async def asyncpg_checked_out(engine: AsyncEngine) -> AsyncIterator[asyncpg.Conn
                     yield connection
         except BaseException as exc:
             fault = database_fault(exc)
-            lost = fault is not None and fault.kind in {"unreachable", "read_only"}
-            if lost or connection.is_closed() or not isinstance(exc, asyncpg.PostgresError):
+            lost = connection.is_closed() or (
+                fault is not None and fault.kind in {"unreachable", "read_only"}
+            )
+            if lost or not isinstance(exc, asyncpg.PostgresError):
                 await conn.invalidate()
-            if lost or connection.is_closed():
+            if lost:
                 await engine.dispose(close=False)
             raise
 

@@ -305,10 +305,11 @@ class DriverStatement(NamedTuple):
 
 
 SCAN_DUE_SQL = DriverStatement.compile(SCAN_DUE)
-CLAIM_SQL = DriverStatement.compile(CLAIM, asyncpg_dialect.dialect())
+ASYNCPG = asyncpg_dialect.dialect()
+CLAIM_SQL = DriverStatement.compile(CLAIM, ASYNCPG)
 LOAD_PAYLOADS_POSTGRESQL_SQL = DriverStatement.compile(
     select(events.c.id, events.c.payload).where(events.c.id == any_(_text_array("event_ids"))),
-    asyncpg_dialect.dialect(),
+    ASYNCPG,
 )
 LOAD_PAYLOADS_SQL = DriverStatement.compile(
     select(events.c.id, events.c.payload).where(events.c.id.in_(_json_values("event_ids")))
@@ -647,7 +648,7 @@ RECORD_FROM_ARRAYS = text(
 )
 
 
-RECORD_SQL = DriverStatement.compile(RECORD_FROM_ARRAYS, asyncpg_dialect.dialect())
+RECORD_SQL = DriverStatement.compile(RECORD_FROM_ARRAYS, ASYNCPG)
 
 
 async def _apply_health(
