@@ -1,8 +1,9 @@
 """The drain alone, for comparing versions of the code side by side: N pending deliveries of
 distinct 14 KB report_available events, seeded once, then drained to nginx by each
 version in turn, on a copy of the same database, with the bare aiohttp ceiling measured
-before each round. Prints each drain's rate, its ratio to that round's ceiling, and the
-delivering processes' CPU per delivery (from /proc, startup included), then the medians.
+before each round. Prints each drain's rate, its ratio to that round's ceiling, the
+delivering processes' CPU per delivery (from /proc, startup included) and their event
+loops' threads' alone from the first arrival on, then the medians.
 
     .venv/bin/python scripts/measure_drain.py [--backend sqlite|postgresql] [--workers W]
         [--deliveries N] [--rounds R] NAME=PYTHONPATH ...
@@ -72,8 +73,10 @@ async def seed(url: str, target: str, count: int) -> None:
     await engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """A process's CPU time, or one of its threads' (the main thread's id is the pid)."""
+    stat = Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -129,13 +132,18 @@ async def drain(url: str, pythonpath: str, workers: int, count: int, receiver, s
     await receiver.reset(session)
     children = [Child(c, env, work / f"delivering-{n}.log").start() for n, c in enumerate(commands)]
     try:
+        # The event loops' threads from the first arrival on: startup left out, and
+        # pyreqwest's runtime thread apart.
+        await receiver.wait_for_count(session, 1, limit_seconds=60)
+        loops_then = sum(cpu_seconds(child.pid, child.pid) for child in children)
         stats = await receiver.wait_for_count(session, count, limit_seconds=600)
         cpu = sum(cpu_seconds(child.pid) for child in children)
+        loops = sum(cpu_seconds(child.pid, child.pid) for child in children) - loops_then
     finally:
         for child in children:
             child.stop()
     assert stats["repeated"] == 0, stats
-    return rate_of(stats), cpu / count
+    return rate_of(stats), cpu / count, loops / count
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -148,24 +156,30 @@ async def main(args: argparse.Namespace) -> None:
         config = BenchConfig(drain_count=args.deliveries)
         ratios: dict[str, list[float]] = {name: [] for name, _ in versions}
         cpus: dict[str, list[float]] = {name: [] for name, _ in versions}
+        loops: dict[str, list[float]] = {name: [] for name, _ in versions}
         workers = args.workers if args.backend == "postgresql" else 0
         async with aiohttp.ClientSession() as session:
             for round_number in range(args.rounds):
                 ceiling = await run_ceiling(receiver, session, config, "aiohttp")
                 line = [f"round {round_number}: ceiling {ceiling:6.0f}/s"]
                 for name, path in versions:
-                    rate, cpu = await drain(
+                    rate, cpu, loop = await drain(
                         copies.new(), path, workers, args.deliveries, receiver, session, work
                     )
                     ratios[name].append(rate / ceiling)
                     cpus[name].append(cpu)
-                    line.append(f"{name} {rate:6.0f}/s {rate / ceiling:.2f} {cpu * 1e6:4.0f} µs")
+                    loops[name].append(loop)
+                    line.append(
+                        f"{name} {rate:6.0f}/s {rate / ceiling:.2f} {cpu * 1e6:4.0f} µs "
+                        f"(loop {loop * 1e6:4.0f} µs)"
+                    )
                 print("  ".join(line), flush=True)
         for name, _ in versions:
             print(
                 f"{name}: ratio median {statistics.median(ratios[name]):.2f} "
                 f"({', '.join(f'{r:.2f}' for r in ratios[name])}), CPU per delivery median "
-                f"{statistics.median(cpus[name]) * 1e6:.0f} µs"
+                f"{statistics.median(cpus[name]) * 1e6:.0f} µs, the event loops' "
+                f"{statistics.median(loops[name]) * 1e6:.0f} µs"
             )
     finally:
         copies.close()
