@@ -3,6 +3,7 @@ JSON at all), the same on both backends, and nothing half-written is left behind
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import quote
 
@@ -65,6 +66,100 @@ def test_unstorable_strings_are_refused_wherever_they_are(
     assert acme.integrator.get("/api/webhook/all", params={"posting_id": posting_id}).json() == []
 
 
+def test_a_number_too_long_to_read_is_refused_not_a_fault(acme: Workspace, posting_id: str) -> None:
+    digits = "9" * 5000
+    for path, body in [
+        ("/api/events", {"event_type": "interview_started", "payload": _started(posting_id)}),
+        ("/api/webhook/create", {"posting_id": posting_id, "url": "https://example.com/h",
+                                 "event_type": "interview_started"}),
+    ]:  # fmt: skip
+        raw = json.dumps(body)[:-1] + f', "extra": {digits}}}'
+        client = acme.publisher if path == "/api/events" else acme.integrator
+        response = client.post(path, content=raw, headers={"content-type": "application/json"})
+        assert response.status_code == 422, (path, response.text[:300])
+        assert response.json()["errors"][0]["field"] == "body"
+    assert acme.integrator.get("/api/webhook/all", params={"posting_id": posting_id}).json() == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "-99999999999999999999",
+        "18446744073709551616",
+    ],
+)
+def test_integers_past_64_bits_read_back_exactly(
+    acme: Workspace, posting_id: str, number: str
+) -> None:
+    body = json.dumps({"event_type": "interview_started", "payload": _started(posting_id)})
+    raw = body[:-2] + f', "score_delta": {number}' + body[-2:]
+    published = _publish_raw(acme, raw.encode())
+    assert published.status_code == 202, published.text
+    event = acme.publisher.get(f"/api/events/{published.json()['event_id']}")
+    assert event.json()["payload"]["score_delta"] == int(number)
+    assert f'"score_delta":{number}' in event.text
+
+
+@pytest.mark.parametrize(
+    ("path", "member", "field"),
+    [
+        ("/api/events", '"note": NaN', "note"),
+        ("/api/events", '"\\ud800": 1', "body"),
+        ("/api/webhook/create", '"note": Infinity', "note"),
+        ("/api/webhook/create", '"note": "a\\u0000"', "note"),
+        ("/api/webhook/create", '"note": ' + "[" * 70 + "]" * 70, "note"),
+    ],
+)
+def test_strict_json_holds_in_the_whole_body_not_only_the_payload(
+    acme: Workspace, posting_id: str, path: str, member: str, field: str
+) -> None:
+    if path == "/api/events":
+        client, body = acme.publisher, {"event_type": "interview_started"}
+        body["payload"] = _started(posting_id)
+    else:
+        client, body = acme.integrator, {"posting_id": posting_id, "event_type": "report_available"}
+        body["url"] = "https://example.com/h"
+    raw = json.dumps(body)[:-1] + f", {member}}}"
+    response = client.post(path, content=raw.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_input"
+    assert response.json()["errors"][0]["field"].startswith(field)
+    assert acme.integrator.get("/api/webhook/all", params={"posting_id": posting_id}).json() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [("payload.interview_id", {"interview_id": ""}), ("payload.posting_id", {"posting_id": "   "})],
+)
+def test_blank_ids_in_a_payload_are_refused(
+    acme: Workspace, posting_id: str, field: str, change: dict
+) -> None:
+    response = acme.publish("interview_started", _started(posting_id) | change)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert "blank" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201])
+def test_a_blank_idempotency_key_is_refused(acme: Workspace, posting_id: str, key: str) -> None:
+    body = {"event_type": "interview_started", "payload": _started(posting_id)}
+    response = acme.publisher.post("/api/events", json=body, headers={"Idempotency-Key": key})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+@pytest.mark.parametrize("value", ["", "  ", "p" * 201])
+def test_filters_are_ids_too(acme: Workspace, value: str) -> None:
+    for client, path, params in [
+        (acme.integrator, "/api/webhook/all", {"posting_id": value}),
+    ]:
+        response = client.get(path, params=params)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == "posting_id"
+
+
 def test_nesting_deeper_than_64_is_refused(acme: Workspace, posting_id: str) -> None:
     for depth, status in [(60, 202), (70, 422), (100_000, 422)]:
         body = json.dumps({"event_type": "interview_started", "payload": _started(posting_id)})
@@ -100,6 +195,11 @@ def test_every_published_event_reads_back(acme: Workspace, posting_id: str) -> N
         ("http://b\u00fccher..de/", "invalid host name"),
         ("ftp://example.com/", "http(s)"),
         ("http://user:pw@example.com/", "credentials"),
+        ("http://[v1.fe]/", "invalid IPv6"),
+        ("http://999.1.1.1/", "not a valid IPv4"),
+        ("http://1.2.3.4.5/", "not a valid IPv4"),
+        ("http://4294967296/", "not a valid IPv4"),
+        ("http://xn--/", "invalid host name"),
     ],
 )
 def test_urls_are_checked_and_refused_with_their_reason(
@@ -155,7 +255,7 @@ def test_filters_and_ids_with_nul_are_refused_not_a_database_error(
         (f"/api/webhook/deliveries/{webhook['webhook_id']}", {"cursor": value}),
     ]:
         response = acme.integrator.get(path, params=params)
-        if "\x00" in value or "cursor" in (params or {}):
+        if "\x00" in value or "cursor" in (params or {}) or "posting_id" in (params or {}):
             assert response.status_code == 422, (path, response.text)
             assert response.json()["code"] == "invalid_input"
         else:
@@ -183,3 +283,27 @@ def test_same_idempotency_key_with_another_body_is_a_conflict(
     assert other.status_code == 409, other.text
     assert other.json()["code"] == "idempotency_conflict"
     assert first.json()["event_id"] in other.json()["detail"]
+
+
+@pytest.mark.parametrize("since", ["inf", "1e400", "nan", "-1"])
+def test_recovery_since_must_be_a_finite_time(acme: Workspace, posting_id: str, since: str) -> None:
+    webhook = acme.create_webhook("https://example.com/h", posting_id, "interview_started")
+    response = acme.integrator.post(
+        f"/api/webhook/recover/{webhook['webhook_id']}", params={"since": since}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "since"
+    assert "finite" in response.json()["detail"] or "0 or later" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("position", ["nan", "inf", "-inf"])
+def test_a_cursor_with_a_position_that_is_not_a_number_is_refused(
+    acme: Workspace, posting_id: str, position: str
+) -> None:
+    webhook = acme.create_webhook("https://example.com/h", posting_id, "interview_started")
+    cursor = base64.urlsafe_b64encode(f"{position}|dlv_x".encode()).decode()
+    response = acme.integrator.get(
+        f"/api/webhook/deliveries/{webhook['webhook_id']}", params={"cursor": cursor}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "cursor"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hookline.domain.attempts import (
@@ -92,18 +94,23 @@ def test_bad_urls_are_refused_naming_the_field(url: str) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        (b'{"a": NaN}', "payload.a"),
-        (b'{"a": [1, -Infinity]}', "payload.a.1"),
-        (b'{"a": 1e999}', "payload.a"),
-        (b'{"a": "\\u0000"}', "payload.a"),
-        (b'{"a": {"\\ud800": 1}}', "payload.a"),
-        (b"[" * 65 + b"]" * 65, "payload" + ".0" * 64),
+        (b'{"a": NaN}', "a"),
+        (b'{"a": [1, -Infinity]}', "a.1"),
+        (b'{"a": 1e999}', "a"),
+        (b'{"a": "\\u0000"}', "a"),
+        (b'{"a": {"\\ud800": 1}}', "a"),
+        (b"[" * 65 + b"]" * 65, ".".join(["0"] * 64)),
     ],
 )
 def test_json_the_parser_lets_through_is_refused(body: bytes, field: str) -> None:
+    # A request body is refused as it is decoded, naming the place in the body ...
     with pytest.raises(InvalidInput) as raised:
-        check_json("payload", decode_json(body))
+        decode_json(body)
     assert raised.value.problems[0].field == field
+    # ... and a value from elsewhere (a payload file) by check_json, under its name.
+    with pytest.raises(InvalidInput) as raised:
+        check_json("payload", json.loads(body))
+    assert raised.value.problems[0].field == f"payload.{field}"
 
 
 def test_json_nested_past_the_parsers_stack_is_refused() -> None:

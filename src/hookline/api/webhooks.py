@@ -265,7 +265,9 @@ async def recover_failed(
     services: ServicesDep,
     principal: Integrator,
     webhook_id: str,
-    since: Annotated[float, Query(ge=0, description="Unix time: recover failures from then on")],
+    since: Annotated[
+        float, Query(allow_inf_nan=False, description="Unix time: recover failures from then on")
+    ],
 ) -> Recovered:
     """Queue every failed delivery created since ``since`` for a new attempt now: after
     re-activating a webhook, this is how an integrator catches up."""

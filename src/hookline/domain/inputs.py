@@ -5,15 +5,17 @@ them would refuse (NUL, a lone surrogate, an over-long string) is refused before
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
+import socket
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
-from hookline.domain.codec import decode
+from hookline.domain.codec import parse
 from hookline.errors import FieldProblem, InvalidInput
 
 MAX_JSON_DEPTH = 64
@@ -25,6 +27,7 @@ MAX_LABEL_LENGTH = 63
 # Characters kept as they are when a URL's path and query are percent-encoded: every
 # printable ASCII character that may stand in a URL, and "%" of existing escapes.
 URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
 
 
 NOT_FINITE = "must be a finite number (NaN, Infinity and numbers beyond a double are not JSON)"
@@ -79,16 +82,27 @@ def check_workspace_name(name: str) -> str:
 
 
 def decode_json(body: bytes) -> Any:
-    """Decode a request body; MalformedJson when it is not JSON at all. What the value
-    holds is checked by ``check_json`` where it is used."""
+    """Decode a request body by the strict rules of ``json_problem``, in the whole body:
+    MalformedJson when it is not JSON at all, InvalidInput naming the place of a value
+    Hookline refuses."""
     try:
-        return decode(body)
+        value, by_orjson = parse(body)
     except json.JSONDecodeError as exc:
         raise MalformedJson(f"request body is not valid JSON: {exc.msg} at {exc.pos}") from None
     except UnicodeDecodeError:
         raise MalformedJson("request body is not UTF-8 text") from None
     except RecursionError:
         raise InvalidInput.field("body", f"nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise InvalidInput.field("body", "holds a number too long to read") from None
+    # What orjson read holds no NaN, Infinity, 1e400 or lone surrogate; without a NUL
+    # escape, and with too few brackets to nest past the limit, it needs no walk.
+    brackets = body.count(b"{") + body.count(b"[")
+    if not by_orjson or brackets > MAX_JSON_DEPTH or b"\\u0000" in body:
+        problem = json_problem(value)
+        if problem is not None:
+            raise InvalidInput([problem])
+    return value
 
 
 def check_json(field: str, value: Any) -> Any:
@@ -169,10 +183,19 @@ def normalize_url(field: str, url: str) -> str:
 
 
 def _encode_host(field: str, hostname: str, bracketed: bool) -> str:
-    if bracketed:  # an IPv6 literal; urlsplit has already parsed it
+    if bracketed:  # an IPv6 literal (urlsplit also lets IPvFuture's [v1.x] through)
+        try:
+            ipaddress.IPv6Address(hostname)
+        except ValueError:
+            raise InvalidInput.field(field, "has an invalid IPv6 address") from None
         return f"[{hostname}]"
     if hostname.isascii():
         ascii_host = hostname
+        if "xn--" in hostname:  # punycode written out must decode, as UTS 46 checks it
+            try:
+                idna.decode(hostname, uts46=True)
+            except (idna.IDNAError, UnicodeError) as exc:
+                raise InvalidInput.field(field, f"has an invalid host name: {exc}") from None
     else:
         try:
             ascii_host = idna.encode(hostname, uts46=True).decode("ascii")
@@ -190,4 +213,11 @@ def _encode_host(field: str, hostname: str, bracketed: bool) -> str:
             )
         if not all(ch.isalnum() or ch in "-_" for ch in label):
             raise InvalidInput.field(field, f"host has an invalid character in {label!r}")
+    if NUMERIC_LABEL.fullmatch(labels[-1]):
+        # A host ending in a number is an IPv4 address (in any spelling inet_aton takes,
+        # 127.1 and 2130706433 among them), as browsers and resolvers read it, or nothing.
+        try:
+            socket.inet_aton(ascii_host.removesuffix("."))
+        except OSError:
+            raise InvalidInput.field(field, "host is not a valid IPv4 address") from None
     return ascii_host

@@ -14,7 +14,7 @@ from hookline.domain.events import (
     encode_payload,
     validate_payload,
 )
-from hookline.domain.inputs import MAX_ID_LENGTH, check_json, check_text
+from hookline.domain.inputs import MAX_ID_LENGTH, check_id, check_json, check_text
 from hookline.domain.keys import Permission, Principal
 from hookline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hookline.service.store_calls import StoreService
@@ -77,17 +77,15 @@ class EventService(StoreService):
             raise InvalidInput.field("event_type", f"must be one of: {allowed}")
         workspace_id = await self._workspace_of(principal, workspace)
         if idempotency_key is not None:
-            check_text("Idempotency-Key", idempotency_key, MAX_ID_LENGTH)
+            check_id("Idempotency-Key", idempotency_key)
         check_json("payload", payload)
         validate_payload(kind, payload)
         published = await self._batcher.publish(
             NewEvent(
                 workspace_id=workspace_id,
                 event_type=kind.value,
-                posting_id=check_text("payload.posting_id", payload["posting_id"], MAX_ID_LENGTH),
-                interview_id=check_text(
-                    "payload.interview_id", payload["interview_id"], MAX_ID_LENGTH
-                ),
+                posting_id=check_id("payload.posting_id", payload["posting_id"]),
+                interview_id=check_id("payload.interview_id", payload["interview_id"]),
                 payload=encode_payload(payload),
                 idempotency_key=idempotency_key,
             )
@@ -124,7 +122,7 @@ class EventService(StoreService):
         principal.require(Permission.READ_EVENTS)
         for field, value in (("interview_id", interview_id), ("posting_id", posting_id)):
             if value is not None:
-                check_text(field, value)
+                check_id(field, value)
         return await event_store.search_events(
             self._engine, principal.workspace, interview_id, posting_id, SEARCH_LIMIT
         )

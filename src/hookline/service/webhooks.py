@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import TypeVar
@@ -95,7 +96,7 @@ class WebhookService(StoreService):
     ) -> list[Webhook]:
         principal.require(Permission.MANAGE_WEBHOOKS)
         if posting_id is not None:
-            check_text("posting_id", posting_id)
+            check_id("posting_id", posting_id)
         if event_type is not None:
             event_type = _subscribed_type(event_type)
         return await webhook_store.list_webhooks(
@@ -154,6 +155,8 @@ class WebhookService(StoreService):
     async def recover_failed(self, principal: Principal, webhook_id: str, since: float) -> int:
         """Queue every failed delivery created since ``since`` for a new attempt now;
         how many. After re-activating a webhook, this is how an integrator catches up."""
+        if not math.isfinite(since) or since < 0:
+            raise InvalidInput.field("since", "must be a finite Unix time, 0 or later")
         await self.active(principal, webhook_id)
         count = await delivery_log.recover_failed(
             self._engine, principal.workspace, webhook_id, since

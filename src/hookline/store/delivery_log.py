@@ -5,6 +5,7 @@ workspace and reads or changes nothing outside it."""
 from __future__ import annotations
 
 import base64
+import math
 import time
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         created_at, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         position = float(created_at), delivery_id
     except ValueError:
+        position = None
+    if position is not None and not math.isfinite(position[0]):
         position = None
     if position is None or text_problem(delivery_id) is not None:
         raise InvalidInput.field("cursor", "is not one this API returned")
