@@ -41,6 +41,9 @@ FORBIDDEN_URLS = [
     "http://[::ffff:10.0.0.1]/hook",
     "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
     "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+    "http://[::127.0.0.1]/hook",  # IPv4-compatible IPv6 (deprecated, reserved)
+    "http://[::ffff:0:127.0.0.1]/hook",  # SIIT's IPv4-translated form (reserved)
+    "http://[::8.8.8.8]/hook",  # reserved whatever the address inside
 ]
 
 
@@ -64,7 +67,9 @@ def test_literal_addresses_in_every_spelling(host: str, address: str | None) -> 
     assert (str(parsed) if parsed else None) == address
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert not is_forbidden(ipaddress.ip_address(address))
 

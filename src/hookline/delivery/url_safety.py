@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REGISTRATION_DNS_TIMEOUT = 3.0
+RESERVED_IPV6 = ipaddress.IPv6Network("::/8")
 
 
 class UnsafeDestination(ValueError):
@@ -26,6 +27,10 @@ def is_forbidden(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour or _nat64_ipv4(address)
         if embedded is not None and is_forbidden(embedded):
+            return True
+        # The rest of ::/8 (IPv4-compatible ::a.b.c.d, SIIT's ::ffff:0:a.b.c.d, ...) is
+        # reserved, with no public use, yet Python counts it as global.
+        if embedded is None and address in RESERVED_IPV6:
             return True
     return address.is_multicast or not address.is_global
 
