@@ -106,6 +106,37 @@ def test_forms_need_the_csrf_token(page: Page, server: HooklineServer, acme: Wor
     assert forged.status_code == 403
 
 
+def test_a_refused_form_is_a_4xx_and_a_file_part_is_not_text(
+    page: Page, server: HooklineServer, acme: Workspace, posting_id: str
+) -> None:
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    expect(page.get_by_role("heading", name="Webhooks")).to_be_visible()
+    session = next(c for c in page.context.cookies() if c["name"] == "hookline_session")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    fields = {"url": "https://example.com/h", "event_type": "interview_started"}
+    fields |= {"csrf_token": token or ""}
+    cookies = {"hookline_session": session["value"]}
+    as_file = httpx.post(
+        f"{server.base_url}/ui/webhooks",
+        data=fields,
+        files={"posting_id": ("name.txt", posting_id.encode())},
+        cookies=cookies,
+    )
+    assert as_file.status_code == 422, as_file.text
+    assert "must be text, not a file" in as_file.text
+    refused = httpx.post(
+        f"{server.base_url}/ui/webhooks", data=fields | {"posting_id": "  "}, cookies=cookies
+    )
+    assert refused.status_code == 422
+    assert "must not be blank" in refused.text
+    created = httpx.post(
+        f"{server.base_url}/ui/webhooks", data=fields | {"posting_id": posting_id}, cookies=cookies
+    )
+    assert created.status_code == 303
+    listed = acme.integrator.get("/api/webhook/all", params={"posting_id": posting_id}).json()
+    assert [w["url"] for w in listed] == ["https://example.com/h"]
+
+
 def test_phone_sized_screen(browser: Browser, server: HooklineServer, acme: Workspace) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()

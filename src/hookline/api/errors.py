@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from hookline.domain.inputs import MalformedJson
 from hookline.errors import (
@@ -110,6 +111,10 @@ def to_hookline_error(request: Request, exc: Exception) -> HooklineError:
         return _from_validation_error(exc)
     if isinstance(exc, MalformedJson):
         return MalformedRequest(str(exc))
+    if isinstance(exc, ClientDisconnect):
+        # The body stopped short: the client left, or BodySizeLimit answered 413 for it.
+        # Nobody receives this answer, and it is no fault of Hookline's to log.
+        return MalformedRequest("the request's body did not arrive whole")
     if isinstance(exc, StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "internal_error")
         return HooklineError(str(exc.detail), code=code, status=exc.status_code)
@@ -136,6 +141,7 @@ def install_error_handlers(app: FastAPI, dashboard: tuple[str, ErrorRenderer]) -
         RequestValidationError,
         MalformedJson,
         StarletteHTTPException,
+        ClientDisconnect,
         Exception,
     ):
         app.add_exception_handler(kind, handle)

@@ -56,21 +56,31 @@ Session = Annotated[UiSession, Depends(current_session)]
 
 
 async def _form(request: Request, session: UiSession) -> dict[str, str]:
-    """The posted form, once its CSRF token matches the session's."""
-    form = {key: str(value) for key, value in (await request.form()).items()}
+    """The posted form, once its CSRF token matches the session's. Every field is text:
+    a file part is refused, not stored as the text of the upload."""
+    posted = await request.form()
+    form = {key: value for key, value in posted.items() if isinstance(value, str)}
     if not hmac.compare_digest(form.get("csrf_token", "").encode(), session.csrf_token.encode()):
         raise Forbidden("The form expired: go back, reload the page and try again.")
+    files = sorted(key for key, value in posted.items() if not isinstance(value, str))
+    if files:
+        raise InvalidInput.field(files[0], "must be text, not a file")
     return form
 
 
 async def _page(
-    request: Request, services: ServicesDep, session: UiSession, template: str, **context: Any
+    request: Request,
+    services: ServicesDep,
+    session: UiSession,
+    template: str,
+    status_code: int = 200,
+    **context: Any,
 ) -> Response:
     operator = session.principal.role is Role.ADMIN
     counts = {} if operator else await services.deliveries.counts(session.principal)
     notice = NOTICES.get(request.query_params.get("notice", ""))
     context = {"session": session, "counts": counts, "notice": notice, "error": None} | context
-    return templates.TemplateResponse(request, template, context)
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
 def _back(url: str, notice: str) -> RedirectResponse:
@@ -162,7 +172,7 @@ async def _webhooks_page(
     found = await services.webhooks.list(session.principal)
     event_types = [t.value for t in EventType]
     return await _page(
-        request, services, session, "webhooks.html",
+        request, services, session, "webhooks.html", status_code=422 if error else 200,
         webhooks=found, event_types=event_types, error=error,
     )  # fmt: skip
 
@@ -298,6 +308,8 @@ async def events_page(
     interview_id: str | None = None,
     posting_id: str | None = None,
 ) -> Response:
+    # A search form's empty field is no filter.
+    interview_id, posting_id = interview_id or None, posting_id or None
     found = await services.events.search(session.principal, interview_id, posting_id)
     return await _page(
         request, services, session, "events.html",
