@@ -13,6 +13,7 @@ from hookline.domain.attempts import (
     judge_health,
     storable_text,
 )
+from hookline.domain.codec import decode
 from hookline.domain.inputs import check_id, check_json, decode_json, normalize_url
 from hookline.domain.keys import Permission, Principal, Role
 from hookline.domain.webhooks import DeliveryStatus
@@ -137,3 +138,19 @@ def test_roles_hold_only_their_permissions() -> None:
     ]:
         with pytest.raises(Forbidden):
             principal.require(permission)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "-9223372036854775808",  # the least 64-bit integer: orjson's
+        "-9223372036854775809",  # one below: the standard library's
+        "18446744073709551615",
+        "18446744073709551616",
+        "-" + "9" * 40,
+    ],
+)
+def test_integers_of_any_size_decode_exactly(number: str) -> None:
+    document = f'{{"n": {number}, "s": "{number}"}}'.encode()
+    assert decode(document) == {"n": int(number), "s": number}
+    assert decode_json(document) == {"n": int(number), "s": number}

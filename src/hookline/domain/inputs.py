@@ -96,13 +96,29 @@ def decode_json(body: bytes) -> Any:
     except ValueError:  # an integer of more digits than Python converts (4,300)
         raise InvalidInput.field("body", "holds a number too long to read") from None
     # What orjson read holds no NaN, Infinity, 1e400 or lone surrogate; without a NUL
-    # escape, and with too few brackets to nest past the limit, it needs no walk.
-    brackets = body.count(b"{") + body.count(b"[")
-    if not by_orjson or brackets > MAX_JSON_DEPTH or b"\\u0000" in body:
+    # escape, only its nesting is left to check, and only with brackets enough to nest
+    # past the limit.
+    if not by_orjson or b"\\u0000" in body or _nests_too_deep(body, value):
         problem = json_problem(value)
         if problem is not None:
             raise InvalidInput([problem])
     return value
+
+
+def _nests_too_deep(body: bytes, value: Any) -> bool:
+    if body.count(b"{") + body.count(b"[") <= MAX_JSON_DEPTH:
+        return False
+    level: list[Any] = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def check_json(field: str, value: Any) -> Any:
