@@ -135,6 +135,27 @@ def test_a_refused_form_is_a_4xx_and_a_file_part_is_not_text(
     assert created.status_code == 303
     listed = acme.integrator.get("/api/webhook/all", params={"posting_id": posting_id}).json()
     assert [w["url"] for w in listed] == ["https://example.com/h"]
+    # A recovery from before 1970 is the form's notice, not an error page.
+    recover = httpx.post(
+        f"{server.base_url}/ui/webhooks/{listed[0]['webhook_id']}/recover",
+        data={"csrf_token": token or "", "since": "0001-01-01T00:00"},
+        cookies=cookies,
+    )
+    assert recover.status_code == 303
+    assert recover.headers["location"].endswith("notice=bad_since")
+
+
+def test_the_events_search_trims_its_fields_and_shows_a_refusal_on_its_page(
+    page: Page, server: HooklineServer, acme: Workspace
+) -> None:
+    sign_in(page, server, acme.integrator.headers["X-API-KEY"])
+    page.goto(f"{server.base_url}/ui/events?interview_id=%20%20&posting_id=")
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    refused = page.goto(f"{server.base_url}/ui/events?interview_id={'i' * 201}")
+    assert refused is not None and refused.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("interview_id: must be at most 200")
+    expect(page.get_by_label("Interview ID")).to_be_visible()  # the search form is still there
 
 
 def test_phone_sized_screen(browser: Browser, server: HooklineServer, acme: Workspace) -> None:

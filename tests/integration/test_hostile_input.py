@@ -142,22 +142,32 @@ def test_blank_ids_in_a_payload_are_refused(
     assert "blank" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("key", ["", "k" * 201])
-def test_a_blank_idempotency_key_is_refused(acme: Workspace, posting_id: str, key: str) -> None:
+def test_a_blank_idempotency_key_is_refused(acme: Workspace, posting_id: str) -> None:
     body = {"event_type": "interview_started", "payload": _started(posting_id)}
-    response = acme.publisher.post("/api/events", json=body, headers={"Idempotency-Key": key})
+    response = acme.publisher.post("/api/events", json=body, headers={"Idempotency-Key": ""})
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
 @pytest.mark.parametrize("value", ["", "  ", "p" * 201])
-def test_filters_are_ids_too(acme: Workspace, value: str) -> None:
-    for client, path, params in [
-        (acme.integrator, "/api/webhook/all", {"posting_id": value}),
-    ]:
-        response = client.get(path, params=params)
-        assert response.status_code == 422, (path, response.text)
-        assert response.json()["errors"][0]["field"] == "posting_id"
+def test_a_filter_is_an_id_too(acme: Workspace, value: str) -> None:
+    response = acme.integrator.get("/api/webhook/all", params={"posting_id": value})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "posting_id"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_declared_json_is_held_to_the_same_rules(
+    acme: Workspace, posting_id: str, content_type: str | None
+) -> None:
+    body = json.dumps({"event_type": "interview_started", "payload": _started(posting_id)})
+    raw = body.replace('"timestamp": 1770816760.310334', '"timestamp": NaN')
+    headers = {"content-type": content_type} if content_type else {}
+    response = acme.publisher.post("/api/events", content=raw, headers=headers)
+    assert response.request.headers.get("content-type") == content_type  # None: FastAPI reads JSON
+    assert response.status_code == 422, response.text
+    if content_type is None:
+        assert response.json()["errors"][0]["field"] == "payload.timestamp"
 
 
 def test_nesting_deeper_than_64_is_refused(acme: Workspace, posting_id: str) -> None:
@@ -196,6 +206,7 @@ def test_every_published_event_reads_back(acme: Workspace, posting_id: str) -> N
         ("ftp://example.com/", "http(s)"),
         ("http://user:pw@example.com/", "credentials"),
         ("http://[v1.fe]/", "invalid IPv6"),
+        ("http://[2606:4700::1111]x/", "only a port"),
         ("http://999.1.1.1/", "not a valid IPv4"),
         ("http://1.2.3.4.5/", "not a valid IPv4"),
         ("http://4294967296/", "not a valid IPv4"),
@@ -293,7 +304,7 @@ def test_recovery_since_must_be_a_finite_time(acme: Workspace, posting_id: str, 
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "since"
-    assert "finite" in response.json()["detail"] or "0 or later" in response.json()["detail"]
+    assert any(word in response.json()["detail"] for word in ("finite", "greater than"))
 
 
 @pytest.mark.parametrize("position", ["nan", "inf", "-inf"])

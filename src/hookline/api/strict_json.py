@@ -11,9 +11,10 @@ from hookline.domain.inputs import decode_json
 
 
 def _is_json(request: Request) -> bool:
+    """Whether FastAPI would read the body as JSON: a JSON media type, or none at all."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
+    return media_type in ("", "application/json") or media_type.endswith("+json")
 
 
 class StrictJsonRoute(APIRoute):

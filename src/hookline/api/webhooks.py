@@ -266,7 +266,8 @@ async def recover_failed(
     principal: Integrator,
     webhook_id: str,
     since: Annotated[
-        float, Query(allow_inf_nan=False, description="Unix time: recover failures from then on")
+        float,
+        Query(ge=0, allow_inf_nan=False, description="Unix time: recover failures from then on"),
     ],
 ) -> Recovered:
     """Queue every failed delivery created since ``since`` for a new attempt now: after

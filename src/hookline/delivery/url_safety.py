@@ -12,6 +12,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from hookline.domain.inputs import parse_ipv4
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REGISTRATION_DNS_TIMEOUT = 3.0
 RESERVED_IPV6 = ipaddress.IPv6Network("::/8")
@@ -41,39 +43,13 @@ def _nat64_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def _parse_ipv4_loose(host: str) -> ipaddress.IPv4Address | None:
-    """IPv4 in every spelling inet_aton accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1."""
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4:
-        return None
-    numbers = []
-    for part in parts:
-        try:
-            if part.lower().startswith("0x"):
-                numbers.append(int(part[2:], 16))
-            elif len(part) > 1 and part.startswith("0"):
-                numbers.append(int(part, 8))
-            else:
-                numbers.append(int(part, 10))
-        except ValueError:
-            return None
-    *leading, last = numbers
-    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
-        return None
-    value = 0
-    for n in leading:
-        value = value * 256 + n
-    value = value * 256 ** (5 - len(numbers)) + last
-    return ipaddress.IPv4Address(value)
-
-
 def literal_address(host: str) -> IPAddress | None:
     """The address a host names literally, in any spelling, or None for a DNS name."""
     host = host.strip("[]").split("%", 1)[0]  # brackets and an IPv6 zone id
     try:
         return ipaddress.ip_address(host)
     except ValueError:
-        return _parse_ipv4_loose(host)
+        return parse_ipv4(host)
 
 
 def check_address(host: str, address: IPAddress) -> None:

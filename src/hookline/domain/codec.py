@@ -2,7 +2,7 @@
 orjson does not take the same way.
 
 orjson refuses NaN, Infinity, numbers beyond a double, lone surrogates and nesting past
-1,024 levels where the standard library lets them through for ``check_json`` to name: such
+1,024 levels where the standard library lets them through for ``json_problem`` to name: such
 a document is decoded again by the standard library, so a refusal says the same as before.
 orjson reads an integer beyond 64 bits as a float; a document with a run of 19 digits or
 more (20 past 2**64, 19 after a minus sign below -2**63) is decoded by the standard
@@ -36,7 +36,9 @@ def parse(document: bytes) -> tuple[Any, bool]:
             return orjson.loads(document), True
         except orjson.JSONDecodeError:
             pass
-    return json.loads(document), False
+    # Decoded as UTF-8 here: json.loads would take UTF-16, UTF-32 and a byte order mark
+    # too. Surrogates pass, for the strict check to name rather than a decoding error.
+    return json.loads(document.decode("utf-8", "surrogatepass")), False
 
 
 def encode(value: Any) -> bytes:

@@ -9,7 +9,6 @@ import ipaddress
 import json
 import math
 import re
-import socket
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -27,7 +26,9 @@ MAX_LABEL_LENGTH = 63
 # Characters kept as they are when a URL's path and query are percent-encoded: every
 # printable ASCII character that may stand in a URL, and "%" of existing escapes.
 URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+AFTER_BRACKETS = re.compile(r"(:[0-9]*)?")
 NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
+IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
 
 
 NOT_FINITE = "must be a finite number (NaN, Infinity and numbers beyond a double are not JSON)"
@@ -121,17 +122,6 @@ def _nests_too_deep(body: bytes, value: Any) -> bool:
     return True
 
 
-def check_json(field: str, value: Any) -> Any:
-    """Strict JSON: no NaN or Infinity, no number beyond a double's range, no NUL or lone
-    surrogate in any string or key, nesting at most 64 deep. Raises InvalidInput naming
-    the place under ``field``."""
-    problem = json_problem(value)
-    if problem is not None:
-        where = field if problem.field == "body" else f"{field}.{problem.field}"
-        raise InvalidInput.field(where, problem.message)
-    return value
-
-
 def json_problem(value: Any) -> FieldProblem | None:
     """The first string that cannot be stored, number that is not finite (NaN, Infinity,
     1e400, which Python's parser lets through) or nesting over the limit in a decoded
@@ -187,7 +177,7 @@ def normalize_url(field: str, url: str) -> str:
         raise refuse("must not contain credentials")
     if port == 0:
         raise refuse("must not use port 0")
-    host = _encode_host(field, parts.hostname, bracketed="[" in parts.netloc)
+    host = _encode_host(field, parts.netloc, parts.hostname)
     # An ASCII host is kept as it was written; only a non-ASCII one is rewritten.
     rewritten = host if port is None else f"{host}:{port}"
     netloc = parts.netloc if parts.netloc.isascii() else rewritten
@@ -198,20 +188,50 @@ def normalize_url(field: str, url: str) -> str:
     return normalized
 
 
-def _encode_host(field: str, hostname: str, bracketed: bool) -> str:
-    if bracketed:  # an IPv6 literal (urlsplit also lets IPvFuture's [v1.x] through)
+def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """IPv4 in every spelling inet_aton accepts (2130706433, 0177.0.0.1, 0x7f.1, 127.1),
+    or None."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(IPV4_PART.fullmatch(part) for part in parts):
+        return None
+    numbers = []
+    for part in parts:
+        try:
+            if part[:2].lower() == "0x":
+                numbers.append(int(part[2:], 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part, 8))
+            else:
+                numbers.append(int(part, 10))
+        except ValueError:  # 08, 09: not octal
+            return None
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = 0
+    for n in leading:
+        value = value * 256 + n
+    value = value * 256 ** (5 - len(numbers)) + last
+    return ipaddress.IPv4Address(value)
+
+
+def _encode_host(field: str, netloc: str, hostname: str) -> str:
+    if "[" in netloc:  # an IPv6 literal (urlsplit also lets IPvFuture's [v1.x] through)
         try:
             ipaddress.IPv6Address(hostname)
         except ValueError:
             raise InvalidInput.field(field, "has an invalid IPv6 address") from None
+        if not AFTER_BRACKETS.fullmatch(netloc.rsplit("]", 1)[1]):
+            raise InvalidInput.field(field, "must have only a port after an IPv6 address")
         return f"[{hostname}]"
     if hostname.isascii():
         ascii_host = hostname
-        if "xn--" in hostname:  # punycode written out must decode, as UTS 46 checks it
-            try:
-                idna.decode(hostname, uts46=True)
-            except (idna.IDNAError, UnicodeError) as exc:
-                raise InvalidInput.field(field, f"has an invalid host name: {exc}") from None
+        for label in hostname.split("."):
+            if label[:4].lower() == "xn--":  # punycode written out must decode (UTS 46)
+                try:
+                    idna.decode(label, uts46=True)
+                except (idna.IDNAError, UnicodeError) as exc:
+                    raise InvalidInput.field(field, f"has an invalid host name: {exc}") from None
     else:
         try:
             ascii_host = idna.encode(hostname, uts46=True).decode("ascii")
@@ -229,11 +249,8 @@ def _encode_host(field: str, hostname: str, bracketed: bool) -> str:
             )
         if not all(ch.isalnum() or ch in "-_" for ch in label):
             raise InvalidInput.field(field, f"host has an invalid character in {label!r}")
-    if NUMERIC_LABEL.fullmatch(labels[-1]):
-        # A host ending in a number is an IPv4 address (in any spelling inet_aton takes,
-        # 127.1 and 2130706433 among them), as browsers and resolvers read it, or nothing.
-        try:
-            socket.inet_aton(ascii_host.removesuffix("."))
-        except OSError:
-            raise InvalidInput.field(field, "host is not a valid IPv4 address") from None
+    if NUMERIC_LABEL.fullmatch(labels[-1]) and parse_ipv4(ascii_host.removesuffix(".")) is None:
+        # A host ending in a number is an IPv4 address (in any spelling inet_aton takes),
+        # as browsers and resolvers read it, or nothing.
+        raise InvalidInput.field(field, "host is not a valid IPv4 address")
     return ascii_host

@@ -14,7 +14,7 @@ from hookline.domain.events import (
     encode_payload,
     validate_payload,
 )
-from hookline.domain.inputs import MAX_ID_LENGTH, check_id, check_json, check_text
+from hookline.domain.inputs import MAX_ID_LENGTH, check_id, check_text
 from hookline.domain.keys import Permission, Principal
 from hookline.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hookline.service.store_calls import StoreService
@@ -78,7 +78,6 @@ class EventService(StoreService):
         workspace_id = await self._workspace_of(principal, workspace)
         if idempotency_key is not None:
             check_id("Idempotency-Key", idempotency_key)
-        check_json("payload", payload)
         validate_payload(kind, payload)
         published = await self._batcher.publish(
             NewEvent(

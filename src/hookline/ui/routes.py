@@ -275,6 +275,8 @@ async def webhook_action(
                 since = datetime.fromisoformat(form.get("since", "")).replace(tzinfo=UTC)
             except ValueError:
                 return _back(here, "bad_since")
+            if since.timestamp() < 0:  # before 1970: no delivery is that old
+                return _back(here, "bad_since")
             await webhooks.recover_failed(principal, webhook_id, since.timestamp())
             return _back(here, "recovered")
     except HooklineError as exc:
@@ -308,12 +310,17 @@ async def events_page(
     interview_id: str | None = None,
     posting_id: str | None = None,
 ) -> Response:
-    # A search form's empty field is no filter.
-    interview_id, posting_id = interview_id or None, posting_id or None
-    found = await services.events.search(session.principal, interview_id, posting_id)
+    # A search form's field is trimmed, as the create form's are; an empty one is no filter.
+    interview_id = (interview_id or "").strip() or None
+    posting_id = (posting_id or "").strip() or None
+    found, error = [], None
+    try:
+        found = await services.events.search(session.principal, interview_id, posting_id)
+    except InvalidInput as exc:
+        error = f"Not searched: {exc}"
     return await _page(
-        request, services, session, "events.html",
-        events=found, interview_id=interview_id, posting_id=posting_id,
+        request, services, session, "events.html", status_code=422 if error else 200,
+        events=found, interview_id=interview_id, posting_id=posting_id, error=error,
     )  # fmt: skip
 
 
