@@ -26,7 +26,13 @@ from hookline.outage import OutageLog
 from hookline.service.keys import KeyService
 from hookline.service.store_calls import StoreService
 from hookline.store import database
-from hookline.store.database import Database, async_url, asyncpg_dsn, create_engine
+from hookline.store.database import (
+    Database,
+    async_url,
+    asyncpg_checked_out,
+    asyncpg_dsn,
+    create_engine,
+)
 from hookline.store.faults import database_fault
 from tests.support.server import free_port
 
@@ -196,6 +202,13 @@ def test_postgresql_faults_from_the_driver_itself() -> None:
         asyncio.run(connect(silent.getsockname()[1]))
     assert database_fault(timed_out.value).kind == "timeout"  # type: ignore[union-attr]
 
+    # What asyncpg says when a statement starts on a connection still reading the error
+    # the server said goodbye with.
+    mid_goodbye = asyncpg.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"
+    )
+    assert database_fault(mid_goodbye).kind == "unreachable"  # type: ignore[union-attr]
+
 
 def authenticate(database_url: str, timeout: float = 1.0) -> None:
     async def run() -> None:
@@ -281,6 +294,40 @@ def test_a_pooled_connection_the_server_dropped_is_replaced(
         finally:
             await killer.close()
             await engine.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_pooled_connection_the_server_ends_is_a_fault_then_replaced(
+    postgres: PostgresCluster,
+) -> None:
+    """The server ends a pooled connection (as a shutdown does, to all of them) and a hot
+    path's statement runs on it at once: whichever way asyncpg finds out (its last error
+    still being read, the close, or both), the failure is a database fault, said in one
+    line and never a traceback, and the next checkout gets a new connection."""
+    url = postgres.create_database()
+
+    async def work() -> None:
+        engine = create_engine(url)
+        killer = await asyncpg.connect(asyncpg_dsn(url))
+        failures: list[BaseException] = []
+        try:
+            for attempt in range(20):
+                async with asyncpg_checked_out(engine) as connection:
+                    pid = await connection.fetchval("SELECT pg_backend_pid()")
+                await killer.execute(f"SELECT pg_terminate_backend({pid})")  # no wait
+                await asyncio.sleep(0.001 * (attempt % 5))
+                try:
+                    async with asyncpg_checked_out(engine) as connection:
+                        await connection.fetchval("SELECT 1")
+                except Exception as exc:
+                    failures.append(exc)
+                async with asyncpg_checked_out(engine) as connection:
+                    assert await connection.fetchval("SELECT 1") == 1
+        finally:
+            await killer.close()
+            await engine.dispose()
+        assert [f for f in failures if database_fault(f) is None] == []
 
     asyncio.run(work())
 

@@ -121,6 +121,11 @@ def _kind(exc: BaseException) -> str | None:
         return "read_only"  # no host is writable (yet): a failover under way
     if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
         return "unreachable"
+    if isinstance(exc, asyncpg.InternalClientError) and "another operation" in str(exc):
+        # A pooled connection the server ended (a shutdown, pg_terminate_backend): its
+        # last message, an error, arrived before its close, and the next statement
+        # found the connection still reading it.
+        return "unreachable"
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, ConnectionError | socket.gaierror):
