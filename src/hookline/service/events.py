@@ -66,7 +66,9 @@ class EventService(StoreService):
     ) -> Published:
         """Store the event and one delivery per matching active webhook, in one
         transaction, before answering. The same Idempotency-Key with the same event
-        answers with the first one; with another event it is a Conflict."""
+        answers with the first one; with another event it is a Conflict. The payload is
+        a value ``decode_json`` made, which held the whole body to the strict JSON rules:
+        they are checked there, once."""
         principal.require(Permission.PUBLISH)
         try:
             kind = EventType(event_type)
