@@ -27,8 +27,8 @@ MAX_LABEL_LENGTH = 63
 # printable ASCII character that may stand in a URL, and "%" of existing escapes.
 URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 AFTER_BRACKETS = re.compile(r"(:[0-9]*)?")
-NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
-IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
+# A decimal, octal or hex number, as a part of an IPv4 address and a host's last label.
+NUMBER = re.compile(r"[0-9]+|0[xX][0-9a-fA-F]*")
 
 
 NOT_FINITE = "must be a finite number (NaN, Infinity and numbers beyond a double are not JSON)"
@@ -192,7 +192,7 @@ def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
     """IPv4 in every spelling inet_aton accepts (2130706433, 0177.0.0.1, 0x7f.1, 127.1),
     or None."""
     parts = host.split(".")
-    if not 1 <= len(parts) <= 4 or not all(IPV4_PART.fullmatch(part) for part in parts):
+    if not 1 <= len(parts) <= 4 or not all(NUMBER.fullmatch(part) for part in parts):
         return None
     numbers = []
     for part in parts:
@@ -203,7 +203,7 @@ def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
                 numbers.append(int(part, 8))
             else:
                 numbers.append(int(part, 10))
-        except ValueError:  # 08, 09: not octal
+        except ValueError:  # 08, 09: not octal; 0x: no digits
             return None
     *leading, last = numbers
     if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
@@ -249,7 +249,7 @@ def _encode_host(field: str, netloc: str, hostname: str) -> str:
             )
         if not all(ch.isalnum() or ch in "-_" for ch in label):
             raise InvalidInput.field(field, f"host has an invalid character in {label!r}")
-    if NUMERIC_LABEL.fullmatch(labels[-1]) and parse_ipv4(ascii_host.removesuffix(".")) is None:
+    if NUMBER.fullmatch(labels[-1]) and parse_ipv4(ascii_host.removesuffix(".")) is None:
         # A host ending in a number is an IPv4 address (in any spelling inet_aton takes),
         # as browsers and resolvers read it, or nothing.
         raise InvalidInput.field(field, "host is not a valid IPv4 address")

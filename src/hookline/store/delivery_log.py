@@ -61,9 +61,7 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         position = float(created_at), delivery_id
     except ValueError:
         position = None
-    if position is not None and not math.isfinite(position[0]):
-        position = None
-    if position is None or text_problem(delivery_id) is not None:
+    if position is None or not math.isfinite(position[0]) or text_problem(delivery_id):
         raise InvalidInput.field("cursor", "is not one this API returned")
     return position
 

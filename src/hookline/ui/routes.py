@@ -275,9 +275,12 @@ async def webhook_action(
                 since = datetime.fromisoformat(form.get("since", "")).replace(tzinfo=UTC)
             except ValueError:
                 return _back(here, "bad_since")
-            if since.timestamp() < 0:  # before 1970: no delivery is that old
+            try:
+                await webhooks.recover_failed(principal, webhook_id, since.timestamp())
+            except InvalidInput as exc:  # before 1970: the service's rule for since
+                if exc.problems[0].field != "since":
+                    raise
                 return _back(here, "bad_since")
-            await webhooks.recover_failed(principal, webhook_id, since.timestamp())
             return _back(here, "recovered")
     except HooklineError as exc:
         if exc.code == "webhook_inactive":
