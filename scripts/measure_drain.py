@@ -133,7 +133,7 @@ async def drain(url: str, pythonpath: str, workers: int, count: int, receiver, s
     children = [Child(c, env, work / f"delivering-{n}.log").start() for n, c in enumerate(commands)]
     try:
         # The event loops' threads from the first arrival on: startup left out, and
-        # pyreqwest's runtime thread apart.
+        # the sender's thread apart (it signs and sends: compare whole processes' CPU).
         await receiver.wait_for_count(session, 1, limit_seconds=60)
         loops_then = sum(cpu_seconds(child.pid, child.pid) for child in children)
         stats = await receiver.wait_for_count(session, count, limit_seconds=600)

@@ -40,7 +40,7 @@ def test_quick_run_covers_every_scenario_and_topology(tmp_path: Path) -> None:
     assert report["receiver"] == "nginx"  # .ci/run installs it
     assert {r["topology"] for r in rows} == {
         "bare aiohttp",
-        "bare pyreqwest",
+        "bare pycurl-select",
         "sqlite",
         "postgresql-1-worker",
         "postgresql-2-workers",
@@ -56,11 +56,11 @@ def test_quick_run_covers_every_scenario_and_topology(tmp_path: Path) -> None:
         assert drain["native_ratio"] == drain["value"] / drain["native_ceiling"]
     # The ceilings are measured around each throughput scenario (before the drain, between
     # it and the fan-out, after the fan-out), so each ratio is over runs beside it.
-    for client in ("bare aiohttp", "bare pyreqwest"):
+    for client in ("bare aiohttp", "bare pycurl-select"):
         (ceiling,) = [r for r in rows if r["topology"] == client]
         assert ceiling["metric"] == "deliveries/s, median of 9"
     # The table printed for people names every topology too.
-    for topology in ("bare aiohttp", "bare pyreqwest", "sqlite", "postgresql-2-workers"):
+    for topology in ("bare aiohttp", "bare pycurl-select", "sqlite", "postgresql-2-workers"):
         assert topology in done.stdout
 
 
@@ -85,7 +85,7 @@ def test_built_in_receiver_counts_the_same_way(tmp_path: Path) -> None:
     assert "receiver: built-in aiohttp receiver" in done.stdout
     assert {(r["topology"], r["scenario"]) for r in report["rows"]} == {
         ("bare aiohttp", "ceiling"),
-        ("bare pyreqwest", "ceiling"),
+        ("bare pycurl-select", "ceiling"),
         ("sqlite", "drain"),
         ("sqlite", "steady"),
     }

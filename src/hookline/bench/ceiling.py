@@ -10,8 +10,8 @@ over a pool as large. Run as its own process:
 - ``pycurl``: libcurl's multi interface driven by the asyncio (uvloop) event loop through
   its socket and timer callbacks, as a sender inside Hookline's worker would have to be.
 - ``pycurl-select``: the same multi handle driven by a plain ``select`` loop, no asyncio at
-  all: the most a pycurl-based sender could hope for.
-(pycurl is optional: ``pip install 'hookline[bench-candidates]'``.)
+  all: what Hookline's sender (libcurl on a thread of its own) can reach at most.
+(pyreqwest is optional: ``pip install 'hookline[bench-candidates]'``.)
 """
 
 from __future__ import annotations

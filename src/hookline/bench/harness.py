@@ -53,7 +53,7 @@ class BenchConfig:
     use_nginx: bool = True  # when the machine has it
     # The bare clients measured as ceilings: the first is the reference the targets name,
     # the second the client Hookline sends with.
-    ceiling_clients: tuple[str, ...] = ("aiohttp", "pyreqwest")
+    ceiling_clients: tuple[str, ...] = ("aiohttp", "pycurl-select")
 
 
 @dataclass
@@ -622,7 +622,7 @@ def format_table(report: dict[str, Any]) -> str:
         "ratio: over the first ceiling (for the deep backlog: over the shallow backlog)"
         + (f"; {second}: over the second ceiling" if second else ""),
         f"{'topology':<22} {'scenario':<9} {'metric':<28} {'value':>10} {'ratio':>7} "
-        f"{second:>12} {'target':<17} peak RSS MB",
+        f"{second:>16} {'target':<17} peak RSS MB",
     ]
     for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else ""
@@ -630,7 +630,7 @@ def format_table(report: dict[str, Any]) -> str:
         rss = ", ".join(f"{k} {v:.0f}" for k, v in row["peak_rss_mb"].items())
         lines.append(
             f"{row['topology']:<22} {row['scenario']:<9} {row['metric']:<28} "
-            f"{row['value']:>10.1f} {ratio:>7} {native:>12} {row['target']:<17} {rss}"
+            f"{row['value']:>10.1f} {ratio:>7} {native:>16} {row['target']:<17} {rss}"
         )
     return "\n".join(lines)
 

@@ -75,7 +75,8 @@ def demo(interviews: int, analysis_delay: float) -> None:
     multiple=True,
     type=click.Choice(["aiohttp", "pyreqwest", "pycurl", "pycurl-select"]),
     help="Bare clients measured as ceilings, the first the reference "
-    "(default: aiohttp, then pyreqwest, the client Hookline sends with).",
+    "(default: aiohttp, then pycurl-select: libcurl's multi interface on a plain loop, "
+    "the library Hookline sends with, bare).",
 )
 @click.option(
     "--builtin-receiver", is_flag=True, help="Use the built-in receiver even where nginx is."

@@ -1,35 +1,41 @@
 """The HTTP side of a delivery: build the signed request, send it, read a capped reply.
 
-Requests go out through pyreqwest (Rust's reqwest and hyper under asyncio; the choice and
-its figures are in docs/benchmarks.md). reqwest resolves names itself and offers no hook at
-connect time, so the safety check happens here: each destination host gets a client of its
-own whose resolution is pinned to the address that was checked (``resolve(host, address)``),
-re-resolved and re-checked when the pin is older than the DNS cache's lifetime. The URL keeps
-its host name, so TLS still sends SNI for it and verifies the certificate against it.
+Requests go out through libcurl's multi interface (pycurl), driven by a thread of its own:
+the event loop hands each delivery over with one append, and the thread signs it, sends
+it and hands the finished attempts back in batches, one wake-up of the loop per batch.
+libcurl does the HTTP work with the interpreter's lock released; what the thread does in
+Python is kept to a few calls per attempt, since each time libcurl calls back into Python
+it must take the lock from the loop (docs/benchmarks.md has the choice and its figures).
+
+The safety check sits where the socket is opened: libcurl resolves the name, and every
+address it is about to connect to goes through ``check_address`` first, so the address
+checked is the address connected, whatever DNS answers next. The URL keeps its host name,
+so TLS sends SNI for it and verifies the certificate against it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
-import re
+import select
 import socket
+import threading
 import time
-from datetime import timedelta
-from email.utils import parsedate_to_datetime
+from collections import deque
 from functools import lru_cache
 from http import HTTPStatus
 from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
-from pyreqwest.client import Client, ClientBuilder
-from pyreqwest.exceptions import PyreqwestError, RequestError, RequestTimeoutError
+import certifi
+import pycurl
 
 from hookline import __version__
 from hookline.delivery.signing import signature_header, signing_secrets
-from hookline.delivery.url_safety import UnsafeDestination, check_address, literal_address
+from hookline.delivery.url_safety import UnsafeDestination, check_address
 from hookline.domain.codec import decode
 from hookline.domain.events import get_query_params
 from hookline.domain.inputs import normalize_url
@@ -43,21 +49,21 @@ EXCERPT_BYTES = 1024
 # without letting an endpoint make Hookline buffer an unbounded body.
 MAX_READ_BYTES = 64 * 1024
 RETRY_AFTER_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
-# How long a checked address stays pinned before the name is resolved and checked again
-# (what aiohttp's DNS cache kept before; getaddrinfo does not tell the record's TTL).
-DNS_TTL_SECONDS = 60.0
-# Per-host clients kept at once; the least recently pinned goes first beyond this.
-MAX_PINNED_HOSTS = 1024
-# hyper's account of a kept-alive connection the server closed just as it was reused.
-STALE_CONNECTION = "connection closed before message completed"
-OS_ERROR = re.compile(r"\(os error (\d+)\)")
+# libcurl adds these unless told not to: an Expect: 100-continue wait on large bodies,
+# and an Accept no receiver needs.
+SUPPRESSED_HEADERS = ("Expect:", "Accept:")
+STOPPED = "not sent: the sender had stopped"
+SOCKET_EVENTS = {
+    pycurl.POLL_IN: select.EPOLLIN,
+    pycurl.POLL_OUT: select.EPOLLOUT,
+    pycurl.POLL_INOUT: select.EPOLLIN | select.EPOLLOUT,
+}
 
 
 class OutboundRequest(NamedTuple):
-    method: str
     url: str
-    headers: dict[str, str]
-    body: bytes | None
+    header_lines: list[str]  # "name: value", as libcurl takes them
+    body: bytes | None  # None: a GET
 
 
 class SendResult(NamedTuple):
@@ -69,29 +75,12 @@ class SendResult(NamedTuple):
     retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
 
 
-class NameNotResolved(OSError):
-    def __init__(self, host: str) -> None:
-        super().__init__(host)
-        self.host = host
-
-
-class Destination(NamedTuple):
-    url: str  # as it goes on the wire, without its fragment
-    host: str  # the host name or literal address, lower case, without brackets
-
-
 @lru_cache(maxsize=4096)
 def sendable_url(stored: str) -> str:
     """The stored URL as it goes on the wire, without its fragment: checked and encoded
     by the same rule as at registration, since a row may predate that rule. Raises
     InvalidInput, which the attempt records, rather than reaching DNS or the socket."""
     return normalize_url("url", stored).split("#", 1)[0]
-
-
-@lru_cache(maxsize=4096)
-def destination(stored: str) -> Destination:
-    url = sendable_url(stored)
-    return Destination(url, urlsplit(url).hostname or "")
 
 
 def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
@@ -107,235 +96,328 @@ def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
         signed_query = f"{existing}&{query}" if existing else query
         url = target.split("?", 1)[0] + "?" + signed_query
         content, body = signed_query.encode(), None
-        headers: dict[str, str] = {}
+        lines = []
     else:
         url, content, body = target, delivery.payload, delivery.payload
-        headers = {"content-type": "application/json"}
+        lines = ["content-type: application/json"]
     secrets = signing_secrets(
         delivery.secret, delivery.previous_secret, delivery.previous_secret_expires_at, now
     )
-    headers["user-agent"] = USER_AGENT
-    headers["webhook-id"] = delivery.delivery_id
-    headers["webhook-timestamp"] = str(timestamp)
-    headers["webhook-signature"] = signature_header(
-        secrets, delivery.delivery_id, timestamp, content
+    signature = signature_header(secrets, delivery.delivery_id, timestamp, content)
+    lines += (
+        f"user-agent: {USER_AGENT}",
+        f"webhook-id: {delivery.delivery_id}",
+        f"webhook-timestamp: {timestamp}",
+        f"webhook-signature: {signature}",
+        f"x-hookline-event-type: {delivery.event_type}",
+        f"x-hookline-event-id: {delivery.event_id}",
+        f"x-hookline-attempt: {delivery.attempt_count + 1}",
+        *SUPPRESSED_HEADERS,
     )
-    headers["x-hookline-event-type"] = delivery.event_type
-    headers["x-hookline-event-id"] = delivery.event_id
-    headers["x-hookline-attempt"] = str(delivery.attempt_count + 1)
-    return OutboundRequest(delivery.http_method.upper(), url, headers, body)
+    return OutboundRequest(url, lines, body)
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if unusable."""
-    if not value:
+def trusted_certificates() -> str:
+    """The CA bundle TLS verifies against: the one the environment names, as OpenSSL
+    would read it, else certifi's (libcurl's own default path may not exist here)."""
+    return os.environ.get("SSL_CERT_FILE") or certifi.where()
+
+
+class _Transfer:
+    """One easy handle, reused attempt after attempt, and the state of the attempt it
+    carries now."""
+
+    __slots__ = ("chunks", "clock", "future", "handle", "host", "refusal", "size", "started_at")
+
+    def __init__(self) -> None:
+        self.handle = pycurl.Curl()
+        self.future: asyncio.Future[SendResult] | None = None
+        self.host = ""
+        self.started_at = 0.0
+        self.clock = 0.0
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.refusal: UnsafeDestination | None = None
+
+    def write(self, data: bytes) -> int | None:
+        """The reply's body, kept up to MAX_READ_BYTES; past that, 0 ends the transfer."""
+        if self.size >= MAX_READ_BYTES:
+            return 0
+        self.chunks.append(data)
+        self.size += len(data)
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
-    except (TypeError, ValueError):
-        return None
 
+    def open_socket(self, _purpose: int, address: tuple) -> socket.socket | int:  # type: ignore[type-arg]
+        """libcurl is about to connect to ``address``: refuse it if it is forbidden."""
+        family, socktype, protocol, sockaddr = address
+        try:
+            check_address(self.host, ipaddress.ip_address(sockaddr[0].split("%", 1)[0]))
+        except UnsafeDestination as refusal:
+            self.refusal = refusal
+            return pycurl.SOCKET_BAD
+        return socket.socket(family, socktype, protocol)
 
-def _causes(exc: PyreqwestError) -> list[str]:
-    details = getattr(exc, "details", None) or {}
-    return [cause["message"] for cause in details.get("causes") or ()]
-
-
-def describe_error(exc: BaseException, timeout: float) -> str:
-    """A short, secret-free account of why an attempt got no HTTP answer."""
-    if isinstance(exc, TimeoutError):  # pyreqwest's timeouts are TimeoutErrors too
-        return f"timed out after {timeout:g} s"
-    if isinstance(exc, UnsafeDestination):
-        return f"destination refused: {exc}"
-    if isinstance(exc, InvalidInput):
-        return f"invalid destination URL: {exc.problems[0].message}"
-    if isinstance(exc, NameNotResolved):
-        return f"name not resolved: {exc.host}"
-    if isinstance(exc, RequestError):
-        causes = _causes(exc)
-        if STALE_CONNECTION in causes:
-            return "server disconnected before answering"
-        for cause in reversed(causes):
-            if found := OS_ERROR.search(cause):
-                return f"connection failed: {os.strerror(int(found.group(1)))}"
-        return f"{type(exc).__name__}: {causes[-1] if causes else exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-class _Pin(NamedTuple):
-    client: Client
-    address: str | None  # None: the host is a literal address, nothing to resolve
-    expires_at: float  # time.monotonic()
+    def reset(self) -> None:
+        self.future = None
+        self.chunks = []
+        self.size = 0
+        self.refusal = None
 
 
 class Sender:
-    """Sends every delivery of this process: one keep-alive client per destination host,
-    pinned to that host's checked address."""
+    """Sends every delivery of this process through one libcurl multi handle, on a thread
+    of its own; connections are kept alive and pooled per host by libcurl."""
 
     def __init__(self, timeout: float, max_connections: int, allow_private_urls: bool) -> None:
         self._timeout = timeout
         self._max_connections = max_connections
         self._allow_private_urls = allow_private_urls
-        self._pins: dict[str, _Pin] = {}
-        self._pinning: dict[str, asyncio.Future[_Pin]] = {}
-        self._retiring: dict[asyncio.Task[None], Client] = {}  # closed after a grace
-        self._started = False
+        self._cainfo = trusted_certificates()
+        # Handed over by the loop, taken by the thread: deque's append and popleft are
+        # atomic, and the pipe wakes the thread only when it is not awake already.
+        self._incoming: deque[tuple[ClaimedDelivery, asyncio.Future[SendResult]]] = deque()
+        self._woken = False
+        self._stopping = False
+        self._running = False  # the thread takes deliveries
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_read = self._wake_write = -1
 
     async def start(self) -> None:
-        self._started = True
+        self._loop = asyncio.get_running_loop()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        self._stopping = False
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="hookline-sender", daemon=True)
+        self._thread.start()
 
     async def close(self) -> None:
-        self._started = False
-        clients = [pin.client for pin in self._pins.values()] + list(self._retiring.values())
-        self._pins = {}
-        for task in self._retiring:
-            task.cancel()
-        await asyncio.gather(*self._retiring, return_exceptions=True)
-        self._retiring = {}
-        for client in clients:  # a client left open can crash the interpreter's exit
-            await client.close()
+        """Stop the thread; an attempt still in flight ends as an error."""
+        if self._thread is None:
+            return
+        self._stopping = True
+        os.write(self._wake_write, b"\0")
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+        os.close(self._wake_read)
+        os.close(self._wake_write)
 
-    def _new_client(self, host: str, address: str | None) -> Client:
-        builder = (
-            ClientBuilder()
-            .timeout(timedelta(seconds=self._timeout))
-            .follow_redirects(False)
-            .no_proxy()  # never through a proxy from the environment: that would unpin
-            .gzip(False)
-            .brotli(False)
-            .zstd(False)
-            .deflate(False)
-            .referer(False)
-            .user_agent(USER_AGENT)
-            .max_connections(self._max_connections)
-            .pool_max_idle_per_host(self._max_connections)
-        )
-        if address is not None:
-            # Port 0: the URL's port is used, so one pin serves every port of the host.
-            builder = builder.resolve(host, address, 0)
-        return builder.build()
+    def send(self, delivery: ClaimedDelivery) -> asyncio.Future[SendResult]:
+        """The attempt's result, once the thread has sent the delivery."""
+        assert self._loop is not None and self._thread is not None, "Sender.start() first"
+        future = self._loop.create_future()
+        self._incoming.append((delivery, future))
+        if not self._running:  # the thread ended (a fault): nothing would take it
+            self._fail_incoming()
+        elif not self._woken:
+            self._woken = True
+            os.write(self._wake_write, b"\0")
+        return future
 
-    async def _resolve(self, host: str) -> str:
-        """The host's address to connect to, every address of its answer checked."""
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise NameNotResolved(host) from None
-        if not infos:
-            raise NameNotResolved(host)
-        addresses = [info[4][0].split("%", 1)[0] for info in infos]
-        if not self._allow_private_urls:
-            for address in addresses:
-                check_address(host, ipaddress.ip_address(address))
-        return addresses[0]
-
-    async def _pin(self, host: str, stale: _Pin | None) -> _Pin:
-        literal = literal_address(host)
-        if literal is not None:
-            if not self._allow_private_urls:
-                check_address(host, literal)
-            address = None
-        else:
-            address = await self._resolve(host)
-        expires_at = time.monotonic() + DNS_TTL_SECONDS
-        if stale is not None and stale.address == address:
-            return _Pin(stale.client, address, expires_at)  # same address: keep its pool
-        if stale is not None:
-            self._retire(stale.client)
-        return _Pin(self._new_client(host, address), address, expires_at)
-
-    def _retire(self, client: Client) -> None:
-        """Close a client no longer handed out once its attempts in flight had their time."""
-
-        async def close_later() -> None:
-            await asyncio.sleep(self._timeout + 1)
-            await client.close()
-
-        task = asyncio.create_task(close_later())
-        self._retiring[task] = client
-        task.add_done_callback(lambda done: self._retiring.pop(done, None))
-
-    async def _client_for(self, host: str) -> Client:
-        pin = self._pins.get(host)
-        if pin is not None and pin.expires_at > time.monotonic():
-            return pin.client
-        pending = self._pinning.get(host)
-        if pending is None:  # one resolution per host, however many sends wait for it
-            pending = asyncio.ensure_future(self._pin(host, pin))
-            self._pinning[host] = pending
+    def _fail_incoming(self) -> None:
+        """End what waits to be taken (from either thread: each is popped once)."""
+        while True:
             try:
-                pin = await asyncio.shield(pending)
-            finally:
-                del self._pinning[host]
-            self._pins.pop(host, None)
-            if len(self._pins) >= MAX_PINNED_HOSTS:
-                oldest = next(iter(self._pins))
-                self._retire(self._pins.pop(oldest).client)
-            self._pins[host] = pin
-            return pin.client
-        return (await asyncio.shield(pending)).client
+                _, future = self._incoming.popleft()
+            except IndexError:
+                return
+            self._settle_soon(future, SendResult(time.time(), 0.0, None, None, STOPPED))
 
-    async def send(self, delivery: ClaimedDelivery) -> SendResult:
-        assert self._started, "Sender.start() was not called"
-        started_at = time.time()
-        clock = time.perf_counter()
-        status_code: int | None = None
-        excerpt: str | None = None
-        error: str | None = None
-        retry_after: float | None = None
-        try:
-            request = build_request(delivery, started_at)
-            host = destination(delivery.url).host
-            pin = self._pins.get(host)
-            if pin is not None and pin.expires_at > time.monotonic():
-                client = pin.client
+    # What follows runs on the sender's thread, which alone touches libcurl's handles.
+
+    def _run(self) -> None:
+        multi = pycurl.CurlMulti()
+        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._max_connections)
+        poller = select.epoll()
+        poller.register(self._wake_read, select.EPOLLIN)
+        watched: set[int] = set()
+
+        def on_socket(what: int, fd: int, _multi: object, _data: object) -> None:
+            if what == pycurl.POLL_REMOVE:
+                if fd in watched:
+                    watched.discard(fd)
+                    with contextlib.suppress(OSError):  # closed already: epoll forgot it
+                        poller.unregister(fd)
+            elif fd in watched:
+                poller.modify(fd, SOCKET_EVENTS[what])
             else:
-                async with asyncio.timeout(self._timeout):  # resolving is within the total
-                    client = await self._client_for(host)
-            # No read-ahead: the reply is read below, capped; the status comes as soon as
-            # the head has arrived, whatever the body does after.
-            builder = (
-                client.request(request.method, request.url)
-                .headers(request.headers)
-                .streamed_read_buffer_limit(0)
-            )
-            if request.body is not None:
-                builder = builder.body_bytes(request.body)
-            spent = time.perf_counter() - clock
-            if spent > 0.01:  # a resolution took time: what is left of the total is the limit
-                builder = builder.timeout(timedelta(seconds=max(self._timeout - spent, 0.001)))
-            async with builder.build_streamed() as response:
-                status_code = response.status
-                if status_code in RETRY_AFTER_STATUSES:
-                    retry_after = parse_retry_after(response.get_header("retry-after"), time.time())
-                excerpt = (await _read_capped(response.body_reader))[:EXCERPT_BYTES].decode(
-                    "utf-8", errors="replace"
+                poller.register(fd, SOCKET_EVENTS[what])
+                watched.add(fd)
+
+        multi.setopt(pycurl.M_SOCKETFUNCTION, on_socket)
+        idle: list[_Transfer] = []
+        active: dict[pycurl.Curl, _Transfer] = {}
+        try:
+            while not self._stopping:
+                # libcurl's next timeout is asked for, not called back: a call back into
+                # Python from libcurl costs a hand-over of the interpreter's lock.
+                wait_ms = multi.timeout()
+                if wait_ms == 0:
+                    multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                else:
+                    for fd, events in poller.poll(-1 if wait_ms < 0 else wait_ms / 1000):
+                        if fd == self._wake_read:
+                            self._take_incoming(multi, idle, active)
+                        else:
+                            multi.socket_action(fd, _curl_events(events))
+                self._hand_back(multi, idle, active)
+        except Exception:  # a fault here would leave every attempt waiting: end them
+            log.exception("the sender's thread failed")
+        finally:
+            self._running = False
+            for transfer in active.values():
+                self._settle_soon(transfer.future, self._result(transfer, None, STOPPED))
+            self._fail_incoming()
+            for transfer in [*active.values(), *idle]:
+                transfer.handle.close()
+            multi.close()
+            poller.close()
+
+    def _take_incoming(
+        self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
+    ) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_read, 4096)
+        self._woken = False  # before taking: what comes after this wakes the thread again
+        incoming = self._incoming
+        while incoming:
+            delivery, future = incoming.popleft()
+            transfer = idle.pop() if idle else self._new_transfer()
+            try:
+                self._begin(transfer, delivery, future)
+                multi.add_handle(transfer.handle)
+            except Exception as exc:  # building, signing or handing over this one
+                # Logged by name only: the message could carry what it was given.
+                log.warning(
+                    "delivery %s could not be sent: %s", delivery.delivery_id, type(exc).__name__
                 )
-        except (PyreqwestError, TimeoutError, UnsafeDestination, InvalidInput, OSError) as exc:
-            error = describe_error(exc, self._timeout)
-        duration_ms = (time.perf_counter() - clock) * 1000
-        return SendResult(started_at, duration_ms, status_code, excerpt, error, retry_after)
+                self._settle_soon(future, self._result(transfer, None, describe_error(exc)))
+                transfer.reset()
+                idle.append(transfer)
+                continue
+            active[transfer.handle] = transfer
 
+    def _new_transfer(self) -> _Transfer:
+        transfer = _Transfer()
+        handle = transfer.handle
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.TIMEOUT_MS, max(int(self._timeout * 1000), 1))
+        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.PROXY, "")  # never through a proxy from the environment
+        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        handle.setopt(pycurl.SSL_VERIFYPEER, 1)
+        handle.setopt(pycurl.SSL_VERIFYHOST, 2)
+        handle.setopt(pycurl.CAINFO, self._cainfo)
+        handle.setopt(pycurl.WRITEFUNCTION, transfer.write)
+        if not self._allow_private_urls:
+            handle.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
+        return transfer
 
-async def _read_capped(reader) -> bytes:  # type: ignore[no-untyped-def]
-    """Up to MAX_READ_BYTES of the reply: read to its end when it is shorter, so the
-    connection goes back to the pool. Once the answer has come, a body that does not
-    finish in time keeps what arrived: the status stands."""
-    first = await reader.read_chunk()
-    if first is None:
-        return b""
-    chunks, size = [bytes(first)], len(first)
-    try:
-        while size < MAX_READ_BYTES:
-            chunk = await reader.read_chunk()
-            if chunk is None:
+    def _begin(
+        self, transfer: _Transfer, delivery: ClaimedDelivery, future: asyncio.Future[SendResult]
+    ) -> None:
+        transfer.future = future
+        transfer.started_at = now = time.time()
+        transfer.clock = time.perf_counter()
+        transfer.host = ""
+        request = build_request(delivery, now)
+        transfer.host = urlsplit(request.url).hostname or ""
+        handle = transfer.handle
+        handle.setopt(pycurl.URL, request.url)
+        handle.setopt(pycurl.HTTPHEADER, request.header_lines)
+        if request.body is None:
+            handle.setopt(pycurl.HTTPGET, 1)
+        else:
+            handle.setopt(pycurl.POSTFIELDS, request.body)
+
+    def _hand_back(
+        self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
+    ) -> None:
+        """The finished attempts to the loop, all in one call."""
+        finished = []
+        while True:
+            queued, succeeded, failed = multi.info_read()
+            for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
+                transfer = active.pop(handle)
+                multi.remove_handle(handle)
+                finished.append((transfer.future, self._result(transfer, code, message)))
+                transfer.reset()
+                idle.append(transfer)
+            if not queued:
                 break
-            chunks.append(bytes(chunk))
-            size += len(chunk)
-    except RequestTimeoutError:
-        pass
-    return b"".join(chunks)[:MAX_READ_BYTES]
+        if finished:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(_settle, finished)
+
+    def _result(self, transfer: _Transfer, code: int | None, message: str) -> SendResult:
+        """The attempt as it ended: ``code`` is libcurl's, None when it never started."""
+        duration_ms = (time.perf_counter() - transfer.clock) * 1000
+        if code is None:
+            return SendResult(transfer.started_at, duration_ms, None, None, message)
+        handle = transfer.handle
+        status: int | None = handle.getinfo(pycurl.RESPONSE_CODE) or None
+        error = None
+        if status is not None and code == pycurl.E_OPERATION_TIMEDOUT and not transfer.size:
+            status = None  # the head had not all come: the timeout is the outcome
+        if status is None:
+            error = self._describe_failure(transfer, code, message)
+        elif code not in (pycurl.E_OK, pycurl.E_OPERATION_TIMEDOUT, pycurl.E_WRITE_ERROR):
+            # The answer came, then the connection failed mid-body: the status stands.
+            error = self._describe_failure(transfer, code, message)
+        excerpt = None
+        retry_after = None
+        if status is not None:
+            excerpt = b"".join(transfer.chunks)[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+            if status in RETRY_AFTER_STATUSES:
+                # libcurl read Retry-After (seconds or a date); 0 is its "none".
+                retry_after = float(handle.getinfo(pycurl.RETRY_AFTER)) or None
+        return SendResult(transfer.started_at, duration_ms, status, excerpt, error, retry_after)
+
+    def _describe_failure(self, transfer: _Transfer, code: int, message: str) -> str:
+        """A short, secret-free account of why an attempt got no full HTTP answer."""
+        if transfer.refusal is not None:
+            return f"destination refused: {transfer.refusal}"
+        if code == pycurl.E_OPERATION_TIMEDOUT:
+            return f"timed out after {self._timeout:g} s"
+        if code == pycurl.E_COULDNT_RESOLVE_HOST:
+            return f"name not resolved: {transfer.host}"
+        if code == pycurl.E_GOT_NOTHING:
+            return "server disconnected before answering"
+        errno = transfer.handle.getinfo(pycurl.OS_ERRNO)
+        if code in (pycurl.E_COULDNT_CONNECT, pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR):
+            if errno:
+                return f"connection failed: {os.strerror(errno)}"
+            return "server disconnected before answering"
+        return f"{message} (curl error {code})"
+
+    def _settle_soon(self, future: asyncio.Future[SendResult] | None, result: SendResult) -> None:
+        if future is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(_settle, [(future, result)])
+
+
+def describe_error(exc: BaseException) -> str:
+    """Why an attempt could not start: its stored URL no longer passes, or a fault."""
+    if isinstance(exc, InvalidInput):
+        return f"invalid destination URL: {exc.problems[0].message}"
+    return f"could not send: {type(exc).__name__}: {exc}"
+
+
+def _curl_events(events: int) -> int:
+    """epoll's readiness as libcurl's socket action."""
+    action = 0
+    if events & select.EPOLLIN:
+        action |= pycurl.CSELECT_IN
+    if events & select.EPOLLOUT:
+        action |= pycurl.CSELECT_OUT
+    if events & (select.EPOLLERR | select.EPOLLHUP):
+        action |= pycurl.CSELECT_ERR
+    return action
+
+
+def _settle(finished: list[tuple[asyncio.Future[SendResult] | None, SendResult]]) -> None:
+    """On the loop: each finished attempt's result to whoever waits for it."""
+    for future, result in finished:
+        if future is not None and not future.done():
+            future.set_result(result)

@@ -1,0 +1,176 @@
+"""The sender on its own: libcurl on the sender's thread, real sends to real receivers on
+loopback. The address checked is the address connected; TLS verifies the certificate
+against the URL's host name; replies are read as the worker needs them."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
+
+import pytest
+import trustme
+
+from hookline.delivery.sender import Sender, SendResult
+from hookline.store.queue import ClaimedDelivery
+from tests.support.receiver import Receiver, Reply
+
+
+def _delivery_to(url: str, method: str = "post") -> ClaimedDelivery:
+    return ClaimedDelivery(
+        delivery_id="dlv_send",
+        attempt_count=0,
+        event_id="evt_send",
+        event_type="interview_started",
+        payload=b'{"event_type":"interview_started","interview_id":"i","timestamp":1.5}',
+        webhook_id="webhook_send",
+        url=url,
+        http_method=method,
+        secret="whsec_" + "A" * 44,
+        previous_secret=None,
+        previous_secret_expires_at=None,
+        created_at=0.0,
+        ordering_key=None,
+        updated_at=0.0,
+    )
+
+
+def _send_all(allow_private: bool, *urls: str, method: str = "post") -> list[SendResult]:
+    async def run() -> list[SendResult]:
+        sender = Sender(timeout=2, max_connections=4, allow_private_urls=allow_private)
+        await sender.start()
+        try:
+            return [await sender.send(_delivery_to(url, method)) for url in urls]
+        finally:
+            await sender.close()
+
+    return asyncio.run(run())
+
+
+def test_a_name_is_checked_at_the_address_it_connects_to(receiver: Receiver) -> None:
+    results = _send_all(False, receiver.url("/named", host="localhost"))
+    (result,) = results
+    assert result.status_code is None
+    assert result.error is not None and result.error.startswith("destination refused: localhost")
+    assert receiver.at("/named") == []
+
+
+def test_sends_to_a_name_reach_it_again_and_again(receiver: Receiver) -> None:
+    url = receiver.url("/again", host="localhost")
+    results = _send_all(True, url, url, url)
+    assert [r.status_code for r in results] == [200, 200, 200], results
+    assert [r.response_excerpt for r in results] == ["ok", "ok", "ok"]
+    assert len(receiver.at("/again")) == 3
+
+
+def test_a_name_that_does_not_resolve_is_reported_by_name() -> None:
+    (result,) = _send_all(True, "http://no-such-host.invalid/hook")
+    assert result.status_code is None
+    assert result.error == "name not resolved: no-such-host.invalid"
+
+
+def test_a_closed_port_is_a_failed_connection() -> None:
+    (result,) = _send_all(True, "http://127.0.0.1:9/closed")
+    assert result.status_code is None
+    assert result.error == "connection failed: Connection refused"
+
+
+def test_get_deliveries_carry_the_signed_query(receiver: Receiver) -> None:
+    (result,) = _send_all(True, receiver.url("/get?x=1"), method="get")
+    assert result.status_code == 200
+    (received,) = receiver.at("/get")
+    assert received.method == "GET"
+    assert received.body == b""
+    assert received.query.startswith("x=1&event_type=interview_started&event_id=evt_send")
+    assert received.headers["webhook-signature"].startswith("v1,")
+
+
+def test_a_post_carries_the_payload_and_only_hooklines_headers(receiver: Receiver) -> None:
+    (result,) = _send_all(True, receiver.url("/headers"))
+    assert result.status_code == 200
+    (received,) = receiver.at("/headers")
+    assert received.method == "POST"
+    assert received.body == _delivery_to("").payload
+    assert set(received.headers) == {
+        "host",
+        "content-length",
+        "content-type",
+        "user-agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "x-hookline-event-type",
+        "x-hookline-event-id",
+        "x-hookline-attempt",
+    }
+
+
+def test_retry_after_is_read_from_a_429_or_503(receiver: Receiver) -> None:
+    receiver.script("/seconds", [Reply(429, b"slow", headers={"retry-after": "120"})])
+    receiver.script(
+        "/date",
+        [Reply(503, b"", headers={"retry-after": formatdate(time.time() + 600, usegmt=True)})],
+    )
+    receiver.script("/none", [Reply(429, b"slow")])
+    receiver.script("/ignored", [Reply(500, b"", headers={"retry-after": "120"})])
+    seconds, date, none, ignored = _send_all(
+        True, *(receiver.url(p) for p in ("/seconds", "/date", "/none", "/ignored"))
+    )
+    assert (seconds.status_code, seconds.retry_after) == (429, 120.0)
+    assert date.status_code == 503 and date.retry_after is not None
+    assert 590 <= date.retry_after <= 600
+    assert (none.status_code, none.retry_after) == (429, None)
+    assert (ignored.status_code, ignored.retry_after) == (500, None)
+
+
+def test_a_proxy_from_the_environment_is_not_used(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    (result,) = _send_all(True, receiver.url("/direct"))
+    assert result.status_code == 200, result
+    assert len(receiver.at("/direct")) == 1
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_receiver(authority: trustme.CA) -> Iterator[Receiver]:
+    """HTTPS on 127.0.0.1 with a certificate for the name localhost only."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+    running = Receiver(tls=context).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def trusted(authority: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The test's own authority is the one TLS trusts, as an operator's SSL_CERT_FILE."""
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+
+
+@pytest.mark.usefixtures("trusted")
+def test_tls_verifies_the_certificate_against_the_urls_name(tls_receiver: Receiver) -> None:
+    named, by_address = _send_all(
+        True, tls_receiver.url("/tls", host="localhost"), tls_receiver.url("/tls")
+    )
+    assert named.status_code == 200, named
+    assert by_address.status_code is None  # the certificate names localhost, not 127.0.0.1
+    assert by_address.error is not None and "127.0.0.1" in by_address.error
+    assert len(tls_receiver.at("/tls")) == 1
+
+
+def test_tls_refuses_a_certificate_from_an_unknown_authority(tls_receiver: Receiver) -> None:
+    (result,) = _send_all(True, tls_receiver.url("/untrusted", host="localhost"))
+    assert result.status_code is None
+    assert result.error is not None and "certificate" in result.error
+    assert tls_receiver.at("/untrusted") == []
