@@ -1,8 +1,8 @@
 """Refuse destinations inside the operator's network (SSRF protection).
 
 A URL is checked when it is registered and again at every send, since DNS can change.
-At send time the connection goes to the very address that was checked: the sender resolves
-the name, checks every address of the answer, and pins its client for that host to one.
+At send time the check is on the very address connected: the sender checks each address
+as libcurl opens its socket to it (``delivery.sender``).
 """
 
 from __future__ import annotations
