@@ -127,17 +127,21 @@ class _Transfer:
     """One easy handle, reused attempt after attempt, and the state of the attempt it
     carries now."""
 
-    __slots__ = ("chunks", "clock", "future", "handle", "host", "refusal", "size", "started_at")
+    __slots__ = ("chunks", "clock", "future", "handle", "refusal", "size", "started_at", "url")
 
     def __init__(self) -> None:
         self.handle = pycurl.Curl()
         self.future: asyncio.Future[SendResult] | None = None
-        self.host = ""
+        self.url = ""
         self.started_at = 0.0
         self.clock = 0.0
         self.chunks: list[bytes] = []
         self.size = 0
         self.refusal: UnsafeDestination | None = None
+
+    def host(self) -> str:
+        """The URL's host, for an error's text only: worked out when one needs it."""
+        return urlsplit(self.url).hostname or ""
 
     def write(self, data: bytes) -> int | None:
         """The reply's body, kept up to MAX_READ_BYTES; past that, 0 ends the transfer."""
@@ -151,7 +155,7 @@ class _Transfer:
         """libcurl is about to connect to ``address``: refuse it if it is forbidden."""
         family, socktype, protocol, sockaddr = address
         try:
-            check_address(self.host, ipaddress.ip_address(sockaddr[0].split("%", 1)[0]))
+            check_address(self.host(), ipaddress.ip_address(sockaddr[0].split("%", 1)[0]))
         except UnsafeDestination as refusal:
             self.refusal = refusal
             return pycurl.SOCKET_BAD
@@ -321,9 +325,8 @@ class Sender:
         transfer.future = future
         transfer.started_at = now = time.time()
         transfer.clock = time.perf_counter()
-        transfer.host = ""
         request = build_request(delivery, now)
-        transfer.host = urlsplit(request.url).hostname or ""
+        transfer.url = request.url
         handle = transfer.handle
         handle.setopt(pycurl.URL, request.url)
         handle.setopt(pycurl.HTTPHEADER, request.header_lines)
@@ -382,7 +385,7 @@ class Sender:
         if code == pycurl.E_OPERATION_TIMEDOUT:
             return f"timed out after {self._timeout:g} s"
         if code == pycurl.E_COULDNT_RESOLVE_HOST:
-            return f"name not resolved: {transfer.host}"
+            return f"name not resolved: {transfer.host()}"
         if code == pycurl.E_GOT_NOTHING:
             return "server disconnected before answering"
         errno = transfer.handle.getinfo(pycurl.OS_ERRNO)
