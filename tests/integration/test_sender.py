@@ -13,7 +13,8 @@ from email.utils import formatdate
 import pytest
 import trustme
 
-from hookline.delivery.sender import Sender, SendResult
+from hookline.delivery import sender as sender_module
+from hookline.delivery.sender import INTERRUPTED, Sender, SendResult
 from hookline.store.queue import ClaimedDelivery
 from tests.support.receiver import Receiver, Reply
 
@@ -133,6 +134,25 @@ def test_a_proxy_from_the_environment_is_not_used(
     (result,) = _send_all(True, receiver.url("/direct"))
     assert result.status_code == 200, result
     assert len(receiver.at("/direct")) == 1
+
+
+def test_a_fault_of_the_senders_thread_ends_its_attempts_and_a_new_thread_goes_on(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault in the thread's own code (injected once, where it hands attempts back)."""
+    monkeypatch.setattr(sender_module, "RESTART_SECONDS", 0.05)
+    hand_back = Sender._hand_back
+    faults = [RuntimeError("injected")]
+
+    def failing_once(self: Sender, *args: object) -> None:
+        if faults:
+            raise faults.pop()
+        hand_back(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sender, "_hand_back", failing_once)
+    first, second = _send_all(True, receiver.url("/fault"), receiver.url("/fault"))
+    assert (first.status_code, first.error) == (None, INTERRUPTED)
+    assert (second.status_code, second.error) == (200, None)
 
 
 @pytest.fixture(scope="module")

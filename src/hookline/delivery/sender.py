@@ -53,6 +53,8 @@ RETRY_AFTER_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAIL
 # and an Accept no receiver needs.
 SUPPRESSED_HEADERS = ("Expect:", "Accept:")
 STOPPED = "not sent: the sender had stopped"
+INTERRUPTED = "the sender stopped before an answer came"
+RESTART_SECONDS = 1.0  # after the sender's thread failed
 SOCKET_EVENTS = {
     pycurl.POLL_IN: select.EPOLLIN,
     pycurl.POLL_OUT: select.EPOLLOUT,
@@ -192,9 +194,20 @@ class Sender:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         self._stopping = False
+        self._start_thread()
+
+    def _start_thread(self) -> None:
         self._running = True
         self._thread = threading.Thread(target=self._run, name="hookline-sender", daemon=True)
         self._thread.start()
+
+    def _restart(self) -> None:
+        """On the loop, after the thread failed: a new one takes what waits."""
+        if self._stopping or self._running:
+            return
+        log.warning("the sender's thread is started again")
+        self._start_thread()
+        os.write(self._wake_write, b"\0")
 
     async def close(self) -> None:
         """Stop the thread; an attempt still in flight ends as an error."""
@@ -212,9 +225,7 @@ class Sender:
         assert self._loop is not None and self._thread is not None, "Sender.start() first"
         future = self._loop.create_future()
         self._incoming.append((delivery, future))
-        if not self._running:  # the thread ended (a fault): nothing would take it
-            self._fail_incoming()
-        elif not self._woken:
+        if not self._woken:
             self._woken = True
             os.write(self._wake_write, b"\0")
         return future
@@ -266,13 +277,20 @@ class Sender:
                         else:
                             multi.socket_action(fd, _curl_events(events))
                 self._hand_back(multi, idle, active)
-        except Exception:  # a fault here would leave every attempt waiting: end them
+        except Exception:
+            # The attempts in flight end as errors (retried as any failed attempt), and
+            # a new thread takes what waits, after a pause, so a fault cannot spin.
             log.exception("the sender's thread failed")
         finally:
             self._running = False
             for transfer in active.values():
-                self._settle_soon(transfer.future, self._result(transfer, None, STOPPED))
-            self._fail_incoming()
+                self._settle_soon(transfer.future, self._result(transfer, None, INTERRUPTED))
+            if self._stopping:
+                self._fail_incoming()
+            else:
+                loop = self._loop
+                assert loop is not None
+                loop.call_soon_threadsafe(loop.call_later, RESTART_SECONDS, self._restart)
             for transfer in [*active.values(), *idle]:
                 transfer.handle.close()
             multi.close()
