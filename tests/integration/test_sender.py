@@ -4,7 +4,6 @@ against the URL's host name; replies are read as the worker needs them."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 from collections.abc import Iterator
@@ -14,44 +13,13 @@ import pytest
 import trustme
 
 from hookline.delivery import sender as sender_module
-from hookline.delivery.sender import INTERRUPTED, Sender, SendResult
-from hookline.store.queue import ClaimedDelivery
+from hookline.delivery.sender import INTERRUPTED, Sender
 from tests.support.receiver import Receiver, Reply
-
-
-def _delivery_to(url: str, method: str = "post") -> ClaimedDelivery:
-    return ClaimedDelivery(
-        delivery_id="dlv_send",
-        attempt_count=0,
-        event_id="evt_send",
-        event_type="interview_started",
-        payload=b'{"event_type":"interview_started","interview_id":"i","timestamp":1.5}',
-        webhook_id="webhook_send",
-        url=url,
-        http_method=method,
-        secret="whsec_" + "A" * 44,
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        created_at=0.0,
-        ordering_key=None,
-        updated_at=0.0,
-    )
-
-
-def _send_all(allow_private: bool, *urls: str, method: str = "post") -> list[SendResult]:
-    async def run() -> list[SendResult]:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=allow_private)
-        await sender.start()
-        try:
-            return [await sender.send(_delivery_to(url, method)) for url in urls]
-        finally:
-            await sender.close()
-
-    return asyncio.run(run())
+from tests.support.sending import claimed_delivery, send_all
 
 
 def test_a_name_is_checked_at_the_address_it_connects_to(receiver: Receiver) -> None:
-    results = _send_all(False, receiver.url("/named", host="localhost"))
+    results = send_all(False, receiver.url("/named", host="localhost"))
     (result,) = results
     assert result.status_code is None
     assert result.error is not None and result.error.startswith("destination refused: localhost")
@@ -60,26 +28,26 @@ def test_a_name_is_checked_at_the_address_it_connects_to(receiver: Receiver) -> 
 
 def test_sends_to_a_name_reach_it_again_and_again(receiver: Receiver) -> None:
     url = receiver.url("/again", host="localhost")
-    results = _send_all(True, url, url, url)
+    results = send_all(True, url, url, url)
     assert [r.status_code for r in results] == [200, 200, 200], results
     assert [r.response_excerpt for r in results] == ["ok", "ok", "ok"]
     assert len(receiver.at("/again")) == 3
 
 
 def test_a_name_that_does_not_resolve_is_reported_by_name() -> None:
-    (result,) = _send_all(True, "http://no-such-host.invalid/hook")
+    (result,) = send_all(True, "http://no-such-host.invalid/hook")
     assert result.status_code is None
     assert result.error == "name not resolved: no-such-host.invalid"
 
 
 def test_a_closed_port_is_a_failed_connection() -> None:
-    (result,) = _send_all(True, "http://127.0.0.1:9/closed")
+    (result,) = send_all(True, "http://127.0.0.1:9/closed")
     assert result.status_code is None
     assert result.error == "connection failed: Connection refused"
 
 
 def test_get_deliveries_carry_the_signed_query(receiver: Receiver) -> None:
-    (result,) = _send_all(True, receiver.url("/get?x=1"), method="get")
+    (result,) = send_all(True, receiver.url("/get?x=1"), method="get")
     assert result.status_code == 200
     (received,) = receiver.at("/get")
     assert received.method == "GET"
@@ -89,11 +57,11 @@ def test_get_deliveries_carry_the_signed_query(receiver: Receiver) -> None:
 
 
 def test_a_post_carries_the_payload_and_only_hooklines_headers(receiver: Receiver) -> None:
-    (result,) = _send_all(True, receiver.url("/headers"))
+    (result,) = send_all(True, receiver.url("/headers"))
     assert result.status_code == 200
     (received,) = receiver.at("/headers")
     assert received.method == "POST"
-    assert received.body == _delivery_to("").payload
+    assert received.body == claimed_delivery("").payload
     assert set(received.headers) == {
         "host",
         "content-length",
@@ -116,7 +84,7 @@ def test_retry_after_is_read_from_a_429_or_503(receiver: Receiver) -> None:
     )
     receiver.script("/none", [Reply(429, b"slow")])
     receiver.script("/ignored", [Reply(500, b"", headers={"retry-after": "120"})])
-    seconds, date, none, ignored = _send_all(
+    seconds, date, none, ignored = send_all(
         True, *(receiver.url(p) for p in ("/seconds", "/date", "/none", "/ignored"))
     )
     assert (seconds.status_code, seconds.retry_after) == (429, 120.0)
@@ -131,7 +99,7 @@ def test_a_proxy_from_the_environment_is_not_used(
 ) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
-    (result,) = _send_all(True, receiver.url("/direct"))
+    (result,) = send_all(True, receiver.url("/direct"))
     assert result.status_code == 200, result
     assert len(receiver.at("/direct")) == 1
 
@@ -150,7 +118,7 @@ def test_a_fault_of_the_senders_thread_ends_its_attempts_and_a_new_thread_goes_o
         hand_back(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Sender, "_hand_back", failing_once)
-    first, second = _send_all(True, receiver.url("/fault"), receiver.url("/fault"))
+    first, second = send_all(True, receiver.url("/fault"), receiver.url("/fault"))
     assert (first.status_code, first.error) == (None, INTERRUPTED)
     assert (second.status_code, second.error) == (200, None)
 
@@ -180,7 +148,7 @@ def trusted(authority: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path) ->
 
 @pytest.mark.usefixtures("trusted")
 def test_tls_verifies_the_certificate_against_the_urls_name(tls_receiver: Receiver) -> None:
-    named, by_address = _send_all(
+    named, by_address = send_all(
         True, tls_receiver.url("/tls", host="localhost"), tls_receiver.url("/tls")
     )
     assert named.status_code == 200, named
@@ -190,7 +158,7 @@ def test_tls_verifies_the_certificate_against_the_urls_name(tls_receiver: Receiv
 
 
 def test_tls_refuses_a_certificate_from_an_unknown_authority(tls_receiver: Receiver) -> None:
-    (result,) = _send_all(True, tls_receiver.url("/untrusted", host="localhost"))
+    (result,) = send_all(True, tls_receiver.url("/untrusted", host="localhost"))
     assert result.status_code is None
     assert result.error is not None and "certificate" in result.error
     assert tls_receiver.at("/untrusted") == []

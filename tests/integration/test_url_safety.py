@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from hookline.delivery.sender import Sender
 from hookline.delivery.url_safety import is_forbidden, literal_address
-from hookline.store.queue import ClaimedDelivery
 from tests.support.receiver import Receiver
+from tests.support.sending import send_all
 from tests.support.server import HooklineServer
 
 FORBIDDEN_URLS = [
@@ -105,64 +102,17 @@ def test_registration_refuses_every_private_destination(strict_server: HooklineS
         assert public.status_code == 200, public.text
 
 
-def _delivery_to(url: str) -> ClaimedDelivery:
-    return ClaimedDelivery(
-        delivery_id="dlv_test",
-        attempt_count=0,
-        event_id="evt_test",
-        event_type="interview_started",
-        payload=b"{}",
-        webhook_id="webhook_test",
-        url=url,
-        http_method="post",
-        secret="whsec_" + "A" * 44,
-        previous_secret=None,
-        previous_secret_expires_at=None,
-        created_at=0.0,
-        ordering_key=None,
-        updated_at=0.0,
-    )
-
-
-def test_send_refuses_private_destinations_even_when_registered(tmp_path: Path) -> None:
+def test_send_refuses_private_destinations_even_when_registered(receiver: Receiver) -> None:
     """DNS can change after registration: the sender checks the address it connects to."""
-    receiver = Receiver().start()
-
-    async def send_all() -> list:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=False)
-        await sender.start()
-        try:
-            return [
-                await sender.send(_delivery_to(f"http://{host}:{receiver.port}/ssrf"))
-                for host in ("127.0.0.1", "localhost", "2130706433", "[::ffff:127.0.0.1]")
-            ]
-        finally:
-            await sender.close()
-
-    try:
-        results = asyncio.run(send_all())
-    finally:
-        receiver.stop()
+    hosts = ("127.0.0.1", "localhost", "2130706433", "[::ffff:127.0.0.1]")
+    results = send_all(False, *(f"http://{host}:{receiver.port}/ssrf" for host in hosts))
     for result in results:
         assert result.status_code is None
         assert result.error is not None and result.error.startswith("destination refused"), result
     assert receiver.at("/ssrf") == []
 
 
-def test_send_reaches_loopback_when_private_urls_are_allowed() -> None:
-    receiver = Receiver().start()
-
-    async def send() -> object:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
-        await sender.start()
-        try:
-            return await sender.send(_delivery_to(receiver.url("/allowed")))
-        finally:
-            await sender.close()
-
-    try:
-        result = asyncio.run(send())
-    finally:
-        receiver.stop()
+def test_send_reaches_loopback_when_private_urls_are_allowed(receiver: Receiver) -> None:
+    (result,) = send_all(True, receiver.url("/allowed"))
     assert result.status_code == 200
     assert len(receiver.at("/allowed")) == 1
