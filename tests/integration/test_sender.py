@@ -4,6 +4,7 @@ against the URL's host name; replies are read as the worker needs them."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 import trustme
 
 from hookline.delivery import sender as sender_module
-from hookline.delivery.sender import INTERRUPTED, Sender
+from hookline.delivery.sender import INTERRUPTED, STOPPED, Sender
 from tests.support.receiver import Receiver, Reply
 from tests.support.sending import claimed_delivery, send_all
 
@@ -109,6 +110,13 @@ def test_a_fault_of_the_senders_thread_ends_its_attempts_and_a_new_thread_goes_o
 ) -> None:
     """A fault in the thread's own code (injected once, where it hands attempts back)."""
     monkeypatch.setattr(sender_module, "RESTART_SECONDS", 0.05)
+    _fail_once_where_attempts_are_handed_back(monkeypatch)
+    first, second = send_all(True, receiver.url("/fault"), receiver.url("/fault"))
+    assert (first.status_code, first.error) == (None, INTERRUPTED)
+    assert (second.status_code, second.error) == (200, None)
+
+
+def _fail_once_where_attempts_are_handed_back(monkeypatch: pytest.MonkeyPatch) -> None:
     hand_back = Sender._hand_back
     faults = [RuntimeError("injected")]
 
@@ -118,9 +126,51 @@ def test_a_fault_of_the_senders_thread_ends_its_attempts_and_a_new_thread_goes_o
         hand_back(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Sender, "_hand_back", failing_once)
-    first, second = send_all(True, receiver.url("/fault"), receiver.url("/fault"))
-    assert (first.status_code, first.error) == (None, INTERRUPTED)
-    assert (second.status_code, second.error) == (200, None)
+
+
+def test_what_waits_for_a_restart_is_ended_by_a_close(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender_module, "RESTART_SECONDS", 30.0)
+    _fail_once_where_attempts_are_handed_back(monkeypatch)
+
+    async def run() -> tuple[object, object]:
+        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
+        await sender.start()
+        first = await sender.send(claimed_delivery(receiver.url("/restart")))
+        waiting = sender.send(claimed_delivery(receiver.url("/restart")))
+        await asyncio.sleep(0.1)
+        await sender.close()
+        return first, await asyncio.wait_for(waiting, 5)
+
+    first, waiting = asyncio.run(run())
+    assert first.error == INTERRUPTED  # type: ignore[attr-defined]
+    assert waiting.error == STOPPED  # type: ignore[attr-defined]
+
+
+def test_a_sender_started_again_after_a_busy_close_sends() -> None:
+    """A close that comes while the thread is being woken leaves nothing that would keep
+    the next start's thread asleep (a race: many cycles, to a closed port, so they are
+    quick)."""
+    closed = "http://127.0.0.1:9/cycle"
+
+    async def run() -> set[str | None]:
+        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
+        errors = set()
+        for cycle in range(100):
+            await sender.start()
+            busy = [sender.send(claimed_delivery(closed)) for _ in range(20)]
+            await asyncio.sleep(0.001 * (cycle % 5))
+            busy.append(sender.send(claimed_delivery(closed)))
+            await sender.close()
+            await asyncio.wait_for(asyncio.gather(*busy), 5)
+            await sender.start()
+            result = await asyncio.wait_for(sender.send(claimed_delivery(closed)), 5)
+            errors.add(result.error)
+            await sender.close()
+        return errors
+
+    assert asyncio.run(run()) == {"connection failed: Connection refused"}
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,7 @@ SUPPRESSED_HEADERS = ("Expect:", "Accept:")
 STOPPED = "not sent: the sender had stopped"
 INTERRUPTED = "the sender stopped before an answer came"
 RESTART_SECONDS = 1.0  # after the sender's thread failed
+KEPT_CONNECTIONS_PER_SLOT = 4  # idle connections kept alive, per attempt in flight
 SOCKET_EVENTS = {
     pycurl.POLL_IN: select.EPOLLIN,
     pycurl.POLL_OUT: select.EPOLLOUT,
@@ -129,7 +130,17 @@ class _Transfer:
     """One easy handle, reused attempt after attempt, and the state of the attempt it
     carries now."""
 
-    __slots__ = ("chunks", "clock", "future", "handle", "refusal", "size", "started_at", "url")
+    __slots__ = (
+        "chunks",
+        "clock",
+        "future",
+        "handle",
+        "refusal",
+        "size",
+        "socket_errno",
+        "started_at",
+        "url",
+    )
 
     def __init__(self) -> None:
         self.handle = pycurl.Curl()
@@ -140,6 +151,7 @@ class _Transfer:
         self.chunks: list[bytes] = []
         self.size = 0
         self.refusal: UnsafeDestination | None = None
+        self.socket_errno = 0
 
     def host(self) -> str:
         """The URL's host, for an error's text only: worked out when one needs it."""
@@ -154,20 +166,25 @@ class _Transfer:
         return None
 
     def open_socket(self, _purpose: int, address: tuple) -> socket.socket | int:  # type: ignore[type-arg]
-        """libcurl is about to connect to ``address``: refuse it if it is forbidden."""
+        """libcurl is about to connect to ``address``: refuse it if it is forbidden. libcurl
+        goes on to the name's next address, if any: the attempt's error tells of the last."""
         family, socktype, protocol, sockaddr = address
         try:
             check_address(self.host(), ipaddress.ip_address(sockaddr[0].split("%", 1)[0]))
+            self.refusal = None
+            return socket.socket(family, socktype, protocol)
         except UnsafeDestination as refusal:
             self.refusal = refusal
-            return pycurl.SOCKET_BAD
-        return socket.socket(family, socktype, protocol)
+        except OSError as exc:  # out of descriptors, say
+            self.socket_errno = exc.errno or 0
+        return pycurl.SOCKET_BAD
 
     def reset(self) -> None:
         self.future = None
         self.chunks = []
         self.size = 0
         self.refusal = None
+        self.socket_errno = 0
 
 
 class Sender:
@@ -194,6 +211,7 @@ class Sender:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         self._stopping = False
+        self._woken = False  # a close may have left it set, with the pipe unread
         self._start_thread()
 
     def _start_thread(self) -> None:
@@ -217,6 +235,7 @@ class Sender:
         os.write(self._wake_write, b"\0")
         await asyncio.to_thread(self._thread.join)
         self._thread = None
+        self._fail_incoming()  # sent while a failed thread waited for its restart, say
         os.close(self._wake_read)
         os.close(self._wake_write)
 
@@ -244,6 +263,8 @@ class Sender:
     def _run(self) -> None:
         multi = pycurl.CurlMulti()
         multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._max_connections)
+        # Kept alive while idle too (libcurl's default shrinks the pool with the load).
+        multi.setopt(pycurl.M_MAXCONNECTS, KEPT_CONNECTIONS_PER_SLOT * self._max_connections)
         poller = select.epoll()
         poller.register(self._wake_read, select.EPOLLIN)
         watched: set[int] = set()
@@ -268,14 +289,14 @@ class Sender:
                 # libcurl's next timeout is asked for, not called back: a call back into
                 # Python from libcurl costs a hand-over of the interpreter's lock.
                 wait_ms = multi.timeout()
-                if wait_ms == 0:
+                ready = poller.poll(-1 if wait_ms < 0 else wait_ms / 1000)
+                for fd, events in ready:
+                    if fd == self._wake_read:
+                        self._take_incoming(multi, idle, active)
+                    else:
+                        multi.socket_action(fd, _curl_events(events))
+                if wait_ms == 0 or (wait_ms > 0 and not ready):  # libcurl's timer is due
                     multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
-                else:
-                    for fd, events in poller.poll(-1 if wait_ms < 0 else wait_ms / 1000):
-                        if fd == self._wake_read:
-                            self._take_incoming(multi, idle, active)
-                        else:
-                            multi.socket_action(fd, _curl_events(events))
                 self._hand_back(multi, idle, active)
         except Exception:
             # The attempts in flight end as errors (retried as any failed attempt), and
@@ -290,7 +311,8 @@ class Sender:
             else:
                 loop = self._loop
                 assert loop is not None
-                loop.call_soon_threadsafe(loop.call_later, RESTART_SECONDS, self._restart)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(loop.call_later, RESTART_SECONDS, self._restart)
             for transfer in [*active.values(), *idle]:
                 transfer.handle.close()
             multi.close()
@@ -305,8 +327,9 @@ class Sender:
         incoming = self._incoming
         while incoming:
             delivery, future = incoming.popleft()
-            transfer = idle.pop() if idle else self._new_transfer()
+            transfer = None
             try:
+                transfer = idle.pop() if idle else self._new_transfer()
                 self._begin(transfer, delivery, future)
                 multi.add_handle(transfer.handle)
             except Exception as exc:  # building, signing or handing over this one
@@ -314,9 +337,12 @@ class Sender:
                 log.warning(
                     "delivery %s could not be sent: %s", delivery.delivery_id, type(exc).__name__
                 )
-                self._settle_soon(future, self._result(transfer, None, describe_error(exc)))
-                transfer.reset()
-                idle.append(transfer)
+                self._settle_soon(
+                    future, SendResult(time.time(), 0.0, None, None, describe_error(exc))
+                )
+                if transfer is not None:
+                    transfer.reset()
+                    idle.append(transfer)
                 continue
             active[transfer.handle] = transfer
 
@@ -362,8 +388,13 @@ class Sender:
             queued, succeeded, failed = multi.info_read()
             for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
                 transfer = active.pop(handle)
-                multi.remove_handle(handle)
-                finished.append((transfer.future, self._result(transfer, code, message)))
+                try:
+                    multi.remove_handle(handle)
+                    result = self._result(transfer, code, message)
+                except Exception as exc:  # this attempt's account only: the others go on
+                    log.exception("the outcome of an attempt could not be read")
+                    result = self._result(transfer, None, describe_error(exc))
+                finished.append((transfer.future, result))
                 transfer.reset()
                 idle.append(transfer)
             if not queued:
@@ -400,6 +431,8 @@ class Sender:
         """A short, secret-free account of why an attempt got no full HTTP answer."""
         if transfer.refusal is not None:
             return f"destination refused: {transfer.refusal}"
+        if transfer.socket_errno:
+            return f"connection failed: {os.strerror(transfer.socket_errno)}"
         if code == pycurl.E_OPERATION_TIMEDOUT:
             return f"timed out after {self._timeout:g} s"
         if code == pycurl.E_COULDNT_RESOLVE_HOST:
