@@ -15,6 +15,7 @@ import trustme
 
 from hookline.delivery import sender as sender_module
 from hookline.delivery.sender import INTERRUPTED, STOPPED, Sender
+from tests.support.hostile import HostileReceiver
 from tests.support.receiver import Receiver, Reply
 from tests.support.sending import claimed_delivery, send_all
 
@@ -45,6 +46,16 @@ def test_a_closed_port_is_a_failed_connection() -> None:
     (result,) = send_all(True, "http://127.0.0.1:9/closed")
     assert result.status_code is None
     assert result.error == "connection failed: Connection refused"
+
+
+def test_a_head_cut_off_by_a_close_is_no_answer() -> None:
+    hostile = HostileReceiver().start()
+    try:
+        cut, whole = send_all(True, hostile.url("cuthead"), hostile.url("ok"))
+    finally:
+        hostile.stop()
+    assert (cut.status_code, cut.error) == (None, "server disconnected before answering")
+    assert (whole.status_code, whole.response_excerpt) == (200, "ok")
 
 
 def test_get_deliveries_carry_the_signed_query(receiver: Receiver) -> None:

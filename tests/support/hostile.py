@@ -96,6 +96,10 @@ class HostileReceiver:
             b"\r\nslow"
         )
 
+    def _cuthead(self, conn: socket.socket) -> None:
+        """A status line, half a header, then the connection closed: no answer."""
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-le")
+
     def _gone(self, conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 410 Gone\r\ncontent-length: 4\r\n\r\ngone")
 

@@ -135,6 +135,7 @@ class _Transfer:
         "clock",
         "future",
         "handle",
+        "head_ended",
         "refusal",
         "size",
         "socket_errno",
@@ -152,10 +153,17 @@ class _Transfer:
         self.size = 0
         self.refusal: UnsafeDestination | None = None
         self.socket_errno = 0
+        self.head_ended = False
 
     def host(self) -> str:
         """The URL's host, for an error's text only: worked out when one needs it."""
         return urlsplit(self.url).hostname or ""
+
+    def header(self, line: bytes) -> None:
+        """Each line of the reply's head: the blank one ends it. libcurl reports a status
+        even for a head cut off by a close, which is no answer."""
+        if line == b"\r\n" or line == b"\n":
+            self.head_ended = True
 
     def write(self, data: bytes) -> int | None:
         """The reply's body, kept up to MAX_READ_BYTES; past that, 0 ends the transfer."""
@@ -185,6 +193,7 @@ class _Transfer:
         self.size = 0
         self.refusal = None
         self.socket_errno = 0
+        self.head_ended = False
 
 
 class Sender:
@@ -359,6 +368,7 @@ class Sender:
         handle.setopt(pycurl.SSL_VERIFYHOST, 2)
         handle.setopt(pycurl.CAINFO, self._cainfo)
         handle.setopt(pycurl.WRITEFUNCTION, transfer.write)
+        handle.setopt(pycurl.HEADERFUNCTION, transfer.header)
         if not self._allow_private_urls:
             handle.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
         return transfer
@@ -409,10 +419,11 @@ class Sender:
         if code is None:
             return SendResult(transfer.started_at, duration_ms, None, None, message)
         handle = transfer.handle
-        status: int | None = handle.getinfo(pycurl.RESPONSE_CODE) or None
+        # Once the whole head has come, its status stands, whatever the body does after.
+        status = None
+        if transfer.head_ended:
+            status = handle.getinfo(pycurl.RESPONSE_CODE) or None
         error = None
-        if status is not None and code == pycurl.E_OPERATION_TIMEDOUT and not transfer.size:
-            status = None  # the head had not all come: the timeout is the outcome
         if status is None:
             error = self._describe_failure(transfer, code, message)
         elif code not in (pycurl.E_OK, pycurl.E_OPERATION_TIMEDOUT, pycurl.E_WRITE_ERROR):
@@ -437,7 +448,7 @@ class Sender:
             return f"timed out after {self._timeout:g} s"
         if code == pycurl.E_COULDNT_RESOLVE_HOST:
             return f"name not resolved: {transfer.host()}"
-        if code == pycurl.E_GOT_NOTHING:
+        if code in (pycurl.E_GOT_NOTHING, pycurl.E_OK):  # E_OK: closed in the head
             return "server disconnected before answering"
         errno = transfer.handle.getinfo(pycurl.OS_ERRNO)
         if code in (pycurl.E_COULDNT_CONNECT, pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR):
