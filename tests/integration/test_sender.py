@@ -51,11 +51,23 @@ def test_a_closed_port_is_a_failed_connection() -> None:
 def test_a_head_cut_off_by_a_close_is_no_answer() -> None:
     hostile = HostileReceiver().start()
     try:
-        cut, whole = send_all(True, hostile.url("cuthead"), hostile.url("ok"))
+        cut, hinted, whole = send_all(
+            True, hostile.url("cuthead"), hostile.url("hintsthencut"), hostile.url("ok")
+        )
     finally:
         hostile.stop()
-    assert (cut.status_code, cut.error) == (None, "server disconnected before answering")
+    for result in (cut, hinted):
+        assert (result.status_code, result.error) == (None, "server disconnected before answering")
     assert (whole.status_code, whole.response_excerpt) == (200, "ok")
+
+
+def test_an_interim_head_alone_is_no_answer() -> None:
+    hostile = HostileReceiver().start()
+    try:
+        (result,) = send_all(True, hostile.url("processing"))
+    finally:
+        hostile.stop()
+    assert (result.status_code, result.error) == (None, "timed out after 2 s")
 
 
 def test_get_deliveries_carry_the_signed_query(receiver: Receiver) -> None:

@@ -100,6 +100,17 @@ class HostileReceiver:
         """A status line, half a header, then the connection closed: no answer."""
         conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-le")
 
+    def _hintsthencut(self, conn: socket.socket) -> None:
+        """A whole 103 Early Hints head, then the final head cut off by a close."""
+        conn.sendall(
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-le"
+        )
+
+    def _processing(self, conn: socket.socket) -> None:
+        """A 102 Processing, then nothing until the client gives up."""
+        conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+        self._stopping.wait(MAX_SECONDS)
+
     def _gone(self, conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 410 Gone\r\ncontent-length: 4\r\n\r\ngone")
 

@@ -164,6 +164,8 @@ class _Transfer:
         even for a head cut off by a close, which is no answer."""
         if line == b"\r\n" or line == b"\n":
             self.head_ended = True
+        elif line.startswith(b"HTTP/"):  # a 1xx's head ended: the final one starts here
+            self.head_ended = False
 
     def write(self, data: bytes) -> int | None:
         """The reply's body, kept up to MAX_READ_BYTES; past that, 0 ends the transfer."""
@@ -177,9 +179,9 @@ class _Transfer:
         """libcurl is about to connect to ``address``: refuse it if it is forbidden. libcurl
         goes on to the name's next address, if any: the attempt's error tells of the last."""
         family, socktype, protocol, sockaddr = address
+        self.refusal, self.socket_errno = None, 0
         try:
             check_address(self.host(), ipaddress.ip_address(sockaddr[0].split("%", 1)[0]))
-            self.refusal = None
             return socket.socket(family, socktype, protocol)
         except UnsafeDestination as refusal:
             self.refusal = refusal
@@ -403,15 +405,18 @@ class Sender:
                     result = self._result(transfer, code, message)
                 except Exception as exc:  # this attempt's account only: the others go on
                     log.exception("the outcome of an attempt could not be read")
-                    result = self._result(transfer, None, describe_error(exc))
+                    finished.append(
+                        (transfer.future, self._result(transfer, None, describe_error(exc)))
+                    )
+                    handle.close()  # it may still be in the multi handle: not reused
+                    continue
                 finished.append((transfer.future, result))
                 transfer.reset()
                 idle.append(transfer)
             if not queued:
                 break
         if finished:
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(_settle, finished)
+            self._to_loop(finished)
 
     def _result(self, transfer: _Transfer, code: int | None, message: str) -> SendResult:
         """The attempt as it ended: ``code`` is libcurl's, None when it never started."""
@@ -422,7 +427,9 @@ class Sender:
         # Once the whole head has come, its status stands, whatever the body does after.
         status = None
         if transfer.head_ended:
-            status = handle.getinfo(pycurl.RESPONSE_CODE) or None
+            status = handle.getinfo(pycurl.RESPONSE_CODE)
+            if status < HTTPStatus.OK:  # only an interim (1xx) head came: no answer
+                status = None
         error = None
         if status is None:
             error = self._describe_failure(transfer, code, message)
@@ -458,8 +465,16 @@ class Sender:
         return f"{message} (curl error {code})"
 
     def _settle_soon(self, future: asyncio.Future[SendResult] | None, result: SendResult) -> None:
-        if future is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(_settle, [(future, result)])
+        self._to_loop([(future, result)])
+
+    def _to_loop(
+        self, finished: list[tuple[asyncio.Future[SendResult] | None, SendResult]]
+    ) -> None:
+        """Results to the loop's thread, to settle there; none once the loop has closed
+        (it was ended without ``close()``: nothing waits any more)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_settle, finished)
 
 
 def describe_error(exc: BaseException) -> str:
