@@ -1,4 +1,5 @@
-"""The HTTP side of a delivery: build the signed request, send it, read a capped reply.
+"""The HTTP side of a delivery: send its signed request (``delivery.requests`` builds it)
+and read a capped reply.
 
 Requests go out through libcurl's multi interface (pycurl), driven by a thread of its own:
 the event loop hands each delivery over with one append, and the thread signs it, sends
@@ -25,33 +26,24 @@ import socket
 import threading
 import time
 from collections import deque
-from functools import lru_cache
 from http import HTTPStatus
 from typing import NamedTuple
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import certifi
 import pycurl
 
-from hookline import __version__
-from hookline.delivery.signing import signature_header, signing_secrets
+from hookline.delivery.requests import build_request
 from hookline.delivery.url_safety import UnsafeDestination, check_address
-from hookline.domain.codec import decode
-from hookline.domain.events import get_query_params
-from hookline.domain.inputs import normalize_url
 from hookline.errors import InvalidInput
 from hookline.store.queue import ClaimedDelivery
 
 log = logging.getLogger("hookline.sender")
-USER_AGENT = f"hookline/{__version__}"
 EXCERPT_BYTES = 1024
 # Read at most this much of a reply, so the connection can be reused for the next send
 # without letting an endpoint make Hookline buffer an unbounded body.
 MAX_READ_BYTES = 64 * 1024
 RETRY_AFTER_STATUSES = (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE)
-# libcurl adds these unless told not to: an Expect: 100-continue wait on large bodies,
-# and an Accept no receiver needs.
-SUPPRESSED_HEADERS = ("Expect:", "Accept:")
 STOPPED = "not sent: the sender had stopped"
 INTERRUPTED = "the sender stopped before an answer came"
 RESTART_SECONDS = 1.0  # after the sender's thread failed
@@ -63,12 +55,6 @@ SOCKET_EVENTS = {
 }
 
 
-class OutboundRequest(NamedTuple):
-    url: str
-    header_lines: list[str]  # "name: value", as libcurl takes them
-    body: bytes | None  # None: a GET
-
-
 class SendResult(NamedTuple):
     started_at: float
     duration_ms: float
@@ -76,48 +62,6 @@ class SendResult(NamedTuple):
     response_excerpt: str | None
     error: str | None
     retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
-
-
-@lru_cache(maxsize=4096)
-def sendable_url(stored: str) -> str:
-    """The stored URL as it goes on the wire, without its fragment: checked and encoded
-    by the same rule as at registration, since a row may predate that rule. Raises
-    InvalidInput, which the attempt records, rather than reaching DNS or the socket."""
-    return normalize_url("url", stored).split("#", 1)[0]
-
-
-def build_request(delivery: ClaimedDelivery, now: float) -> OutboundRequest:
-    """The signed request for one attempt; ``webhook-id`` is the delivery id, stable
-    across retries, so receivers can de-duplicate on it."""
-    timestamp = int(now)
-    target = sendable_url(delivery.url)
-    if delivery.http_method == "get":
-        params = get_query_params(delivery.event_type, delivery.event_id, decode(delivery.payload))
-        query = urlencode(params)
-        existing = urlsplit(target).query
-        # The receiver sees, and verifies, the whole raw query string.
-        signed_query = f"{existing}&{query}" if existing else query
-        url = target.split("?", 1)[0] + "?" + signed_query
-        content, body = signed_query.encode(), None
-        lines = []
-    else:
-        url, content, body = target, delivery.payload, delivery.payload
-        lines = ["content-type: application/json"]
-    secrets = signing_secrets(
-        delivery.secret, delivery.previous_secret, delivery.previous_secret_expires_at, now
-    )
-    signature = signature_header(secrets, delivery.delivery_id, timestamp, content)
-    lines += (
-        f"user-agent: {USER_AGENT}",
-        f"webhook-id: {delivery.delivery_id}",
-        f"webhook-timestamp: {timestamp}",
-        f"webhook-signature: {signature}",
-        f"x-hookline-event-type: {delivery.event_type}",
-        f"x-hookline-event-id: {delivery.event_id}",
-        f"x-hookline-attempt: {delivery.attempt_count + 1}",
-        *SUPPRESSED_HEADERS,
-    )
-    return OutboundRequest(url, lines, body)
 
 
 def trusted_certificates() -> str:
