@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from hookline.delivery import sender as sender_module
-from hookline.delivery.sender import INTERRUPTED, STOPPED, Sender
+from hookline.delivery.sender import INTERRUPTED, STOPPED, Sender, SendResult
 from tests.support.hostile import HostileReceiver
 from tests.support.receiver import Receiver, Reply
 from tests.support.sending import claimed_delivery, send_all
@@ -68,6 +68,29 @@ def test_an_interim_head_alone_is_no_answer() -> None:
     finally:
         hostile.stop()
     assert (result.status_code, result.error) == (None, "timed out after 2 s")
+
+
+def test_a_delivery_that_cannot_be_built_fails_alone(receiver: Receiver) -> None:
+    """A GET's query comes from its payload: one that is not JSON cannot be built."""
+
+    async def run() -> list[SendResult]:
+        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
+        await sender.start()
+        try:
+            broken = claimed_delivery(receiver.url("/broken"), "get")._replace(payload=b"{")
+            return list(
+                await asyncio.gather(
+                    sender.send(broken), sender.send(claimed_delivery(receiver.url("/fine")))
+                )
+            )
+        finally:
+            await sender.close()
+
+    broken, fine = asyncio.run(run())
+    assert broken.status_code is None
+    assert broken.error is not None and broken.error.startswith("could not send: ")
+    assert fine.status_code == 200
+    assert receiver.at("/broken") == []
 
 
 def test_get_deliveries_carry_the_signed_query(receiver: Receiver) -> None:

@@ -89,15 +89,10 @@ class _Transfer:
 
     def __init__(self) -> None:
         self.handle = pycurl.Curl()
-        self.future: asyncio.Future[SendResult] | None = None
         self.url = ""
         self.started_at = 0.0
         self.clock = 0.0
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.refusal: UnsafeDestination | None = None
-        self.socket_errno = 0
-        self.head_ended = False
+        self.reset()
 
     def host(self) -> str:
         """The URL's host, for an error's text only: worked out when one needs it."""
@@ -134,10 +129,11 @@ class _Transfer:
         return pycurl.SOCKET_BAD
 
     def reset(self) -> None:
-        self.future = None
-        self.chunks = []
+        """Ready for the next attempt."""
+        self.future: asyncio.Future[SendResult] | None = None
+        self.chunks: list[bytes] = []
         self.size = 0
-        self.refusal = None
+        self.refusal: UnsafeDestination | None = None
         self.socket_errno = 0
         self.head_ended = False
 

@@ -333,7 +333,9 @@ class DeliveryWorker:
             if self._stopping:
                 self._unsent.append(delivery.delivery_id)
                 return
-            result = await self._send(delivery)
+            # A fault while building or sending this one comes back as its failed
+            # attempt (the sender's rule), never a stuck claim.
+            result = await self._sender.send(delivery)
             outcome = outcome_of(delivery, result, self._settings)
             if log.isEnabledFor(logging.INFO):  # the hot path skips building the record
                 log.info(
@@ -357,24 +359,6 @@ class DeliveryWorker:
             log.error("delivery task failed", exc_info=exc)
         finally:
             self._finished(delivery.webhook_id)
-
-    async def _send(self, delivery: ClaimedDelivery) -> SendResult:
-        """The attempt's result, whatever happens: a fault while building, signing or
-        sending this one delivery becomes its failed attempt, never a stuck claim."""
-        started_at = time.time()
-        try:
-            return await self._sender.send(delivery)
-        except Exception as exc:
-            log.warning(
-                "delivery %s could not be sent: %s",
-                delivery.delivery_id,
-                type(exc).__name__,
-                exc_info=log.isEnabledFor(logging.DEBUG),
-            )
-            duration_ms = (time.time() - started_at) * 1000
-            return SendResult(
-                started_at, duration_ms, None, None, f"could not send: {type(exc).__name__}: {exc}"
-            )
 
     def _finished(self, webhook_id: str) -> None:
         self._outstanding -= 1
