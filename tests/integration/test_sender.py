@@ -17,7 +17,7 @@ from hookline.delivery import sender as sender_module
 from hookline.delivery.sender import INTERRUPTED, STOPPED, Sender, SendResult
 from tests.support.hostile import HostileReceiver
 from tests.support.receiver import Receiver, Reply
-from tests.support.sending import claimed_delivery, send_all
+from tests.support.sending import AwaitedSender, claimed_delivery, send_all
 
 
 def test_a_name_is_checked_at_the_address_it_connects_to(receiver: Receiver) -> None:
@@ -74,7 +74,7 @@ def test_a_delivery_that_cannot_be_built_fails_alone(receiver: Receiver) -> None
     """A GET's query comes from its payload: one that is not JSON cannot be built."""
 
     async def run() -> list[SendResult]:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
+        sender = AwaitedSender()
         await sender.start()
         try:
             broken = claimed_delivery(receiver.url("/broken"), "get")._replace(payload=b"{")
@@ -181,7 +181,7 @@ def test_what_waits_for_a_restart_is_ended_by_a_close(
     _fail_once_where_attempts_are_handed_back(monkeypatch)
 
     async def run() -> tuple[object, object]:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
+        sender = AwaitedSender()
         await sender.start()
         first = await sender.send(claimed_delivery(receiver.url("/restart")))
         waiting = sender.send(claimed_delivery(receiver.url("/restart")))
@@ -201,7 +201,7 @@ def test_a_sender_started_again_after_a_busy_close_sends() -> None:
     closed = "http://127.0.0.1:9/cycle"
 
     async def run() -> set[str | None]:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=True)
+        sender = AwaitedSender()
         errors = set()
         for cycle in range(100):
             await sender.start()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict, deque
 
-from hookline.delivery.sender import Sender, SendResult
+from hookline.delivery.sender import Sender, SendResult, Sent
 from hookline.store.queue import ClaimedDelivery
 
 
@@ -27,11 +28,36 @@ def claimed_delivery(url: str, method: str = "post") -> ClaimedDelivery:
     )
 
 
+class AwaitedSender:
+    """A real Sender whose attempts are awaited one by one, as a test wants them: each
+    send's future is settled from the batches the sender hands back."""
+
+    def __init__(self, allow_private_urls: bool = True, timeout: float = 2) -> None:
+        self.sender = Sender(timeout, 4, allow_private_urls, on_sent=self._settle)
+        self._waiting: defaultdict[int, deque[asyncio.Future[SendResult]]] = defaultdict(deque)
+
+    async def start(self) -> None:
+        await self.sender.start()
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    def send(self, delivery: ClaimedDelivery) -> asyncio.Future[SendResult]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[id(delivery)].append(future)
+        self.sender.submit(delivery)
+        return future
+
+    def _settle(self, batch: Sent) -> None:
+        for delivery, result in batch:
+            self._waiting[id(delivery)].popleft().set_result(result)
+
+
 def send_all(allow_private: bool, *urls: str, method: str = "post") -> list[SendResult]:
     """Each URL's attempt in turn, through one sender started for them (timeout 2 s)."""
 
     async def run() -> list[SendResult]:
-        sender = Sender(timeout=2, max_connections=4, allow_private_urls=allow_private)
+        sender = AwaitedSender(allow_private)
         await sender.start()
         try:
             return [await sender.send(claimed_delivery(url, method)) for url in urls]

@@ -3,7 +3,7 @@ and read a capped reply.
 
 Requests go out through libcurl's multi interface (pycurl), driven by a thread of its own:
 the event loop hands each delivery over with one append, and the thread signs it, sends
-it and hands the finished attempts back in batches, one wake-up of the loop per batch.
+it and hands the finished attempts back in batches, one call on the loop per batch.
 libcurl does the HTTP work with the interpreter's lock released; what the thread does in
 Python is kept to a few calls per attempt, since each time libcurl calls back into Python
 it must take the lock from the loop (docs/benchmarks.md has the choice and its figures).
@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -64,6 +65,10 @@ class SendResult(NamedTuple):
     retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
 
 
+# Finished attempts, as the sender hands them back to the loop.
+Sent = list[tuple[ClaimedDelivery, SendResult]]
+
+
 def trusted_certificates() -> str:
     """The CA bundle TLS verifies against: the one the environment names, as OpenSSL
     would read it, else certifi's (libcurl's own default path may not exist here)."""
@@ -77,7 +82,7 @@ class _Transfer:
     __slots__ = (
         "chunks",
         "clock",
-        "future",
+        "delivery",
         "handle",
         "head_ended",
         "refusal",
@@ -130,7 +135,7 @@ class _Transfer:
 
     def reset(self) -> None:
         """Ready for the next attempt."""
-        self.future: asyncio.Future[SendResult] | None = None
+        self.delivery: ClaimedDelivery | None = None  # its payload is let go
         self.chunks: list[bytes] = []
         self.size = 0
         self.refusal: UnsafeDestination | None = None
@@ -140,16 +145,24 @@ class _Transfer:
 
 class Sender:
     """Sends every delivery of this process through one libcurl multi handle, on a thread
-    of its own; connections are kept alive and pooled per host by libcurl."""
+    of its own; connections are kept alive and pooled per host by libcurl. Each attempt's
+    result goes to ``on_sent``, called on the loop with the attempts finished together."""
 
-    def __init__(self, timeout: float, max_connections: int, allow_private_urls: bool) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        max_connections: int,
+        allow_private_urls: bool,
+        on_sent: Callable[[Sent], None],
+    ) -> None:
         self._timeout = timeout
+        self._on_sent = on_sent
         self._max_connections = max_connections
         self._allow_private_urls = allow_private_urls
         self._cainfo = trusted_certificates()
         # Handed over by the loop, taken by the thread: deque's append and popleft are
         # atomic, and the pipe wakes the thread only when it is not awake already.
-        self._incoming: deque[tuple[ClaimedDelivery, asyncio.Future[SendResult]]] = deque()
+        self._incoming: deque[ClaimedDelivery] = deque()
         self._woken = False
         self._stopping = False
         self._running = False  # the thread takes deliveries
@@ -190,24 +203,24 @@ class Sender:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    def send(self, delivery: ClaimedDelivery) -> asyncio.Future[SendResult]:
-        """The attempt's result, once the thread has sent the delivery."""
-        assert self._loop is not None and self._thread is not None, "Sender.start() first"
-        future = self._loop.create_future()
-        self._incoming.append((delivery, future))
+    def submit(self, delivery: ClaimedDelivery) -> None:
+        """Send ``delivery``: its result comes to ``on_sent``. A fault of its own (a URL
+        that no longer passes, say) comes back as its failed attempt, never as an error
+        here."""
+        assert self._thread is not None, "Sender.start() first"
+        self._incoming.append(delivery)
         if not self._woken:
             self._woken = True
             os.write(self._wake_write, b"\0")
-        return future
 
     def _fail_incoming(self) -> None:
         """End what waits to be taken (from either thread: each is popped once)."""
         while True:
             try:
-                _, future = self._incoming.popleft()
+                delivery = self._incoming.popleft()
             except IndexError:
                 return
-            self._settle_soon(future, SendResult(time.time(), 0.0, None, None, STOPPED))
+            self._to_loop([(delivery, SendResult(time.time(), 0.0, None, None, STOPPED))])
 
     # What follows runs on the sender's thread, which alone touches libcurl's handles.
 
@@ -255,8 +268,10 @@ class Sender:
             log.exception("the sender's thread failed")
         finally:
             self._running = False
-            for transfer in active.values():
-                self._settle_soon(transfer.future, self._result(transfer, None, INTERRUPTED))
+            if active:
+                self._to_loop(
+                    [(t.delivery, self._result(t, None, INTERRUPTED)) for t in active.values()]
+                )
             if self._stopping:
                 self._fail_incoming()
             else:
@@ -277,20 +292,19 @@ class Sender:
         self._woken = False  # before taking: what comes after this wakes the thread again
         incoming = self._incoming
         while incoming:
-            delivery, future = incoming.popleft()
+            delivery = incoming.popleft()
             transfer = None
             try:
                 transfer = idle.pop() if idle else self._new_transfer()
-                self._begin(transfer, delivery, future)
+                self._begin(transfer, delivery)
                 multi.add_handle(transfer.handle)
             except Exception as exc:  # building, signing or handing over this one
                 # Logged by name only: the message could carry what it was given.
                 log.warning(
                     "delivery %s could not be sent: %s", delivery.delivery_id, type(exc).__name__
                 )
-                self._settle_soon(
-                    future, SendResult(time.time(), 0.0, None, None, describe_error(exc))
-                )
+                failed = SendResult(time.time(), 0.0, None, None, describe_error(exc))
+                self._to_loop([(delivery, failed)])
                 if transfer is not None:
                     transfer.reset()
                     idle.append(transfer)
@@ -315,10 +329,8 @@ class Sender:
             handle.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
         return transfer
 
-    def _begin(
-        self, transfer: _Transfer, delivery: ClaimedDelivery, future: asyncio.Future[SendResult]
-    ) -> None:
-        transfer.future = future
+    def _begin(self, transfer: _Transfer, delivery: ClaimedDelivery) -> None:
+        transfer.delivery = delivery
         transfer.started_at = now = time.time()
         transfer.clock = time.perf_counter()
         request = build_request(delivery, now)
@@ -335,7 +347,7 @@ class Sender:
         self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
     ) -> None:
         """The finished attempts to the loop, all in one call."""
-        finished = []
+        finished: Sent = []
         while True:
             queued, succeeded, failed = multi.info_read()
             for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
@@ -345,12 +357,11 @@ class Sender:
                     result = self._result(transfer, code, message)
                 except Exception as exc:  # this attempt's account only: the others go on
                     log.exception("the outcome of an attempt could not be read")
-                    finished.append(
-                        (transfer.future, self._result(transfer, None, describe_error(exc)))
-                    )
+                    failed = self._result(transfer, None, describe_error(exc))
+                    finished.append((transfer.delivery, failed))
                     handle.close()  # it may still be in the multi handle: not reused
                     continue
-                finished.append((transfer.future, result))
+                finished.append((transfer.delivery, result))
                 transfer.reset()
                 idle.append(transfer)
             if not queued:
@@ -404,17 +415,12 @@ class Sender:
             return "server disconnected before answering"
         return f"{message} (curl error {code})"
 
-    def _settle_soon(self, future: asyncio.Future[SendResult] | None, result: SendResult) -> None:
-        self._to_loop([(future, result)])
-
-    def _to_loop(
-        self, finished: list[tuple[asyncio.Future[SendResult] | None, SendResult]]
-    ) -> None:
-        """Results to the loop's thread, to settle there; none once the loop has closed
-        (it was ended without ``close()``: nothing waits any more)."""
+    def _to_loop(self, finished: Sent) -> None:
+        """Results to ``on_sent``, on the loop's thread; none once the loop has closed (it
+        was ended without ``close()``: nothing waits any more)."""
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(_settle, finished)
+                self._loop.call_soon_threadsafe(self._on_sent, finished)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -434,10 +440,3 @@ def _curl_events(events: int) -> int:
     if events & (select.EPOLLERR | select.EPOLLHUP):
         action |= pycurl.CSELECT_ERR
     return action
-
-
-def _settle(finished: list[tuple[asyncio.Future[SendResult] | None, SendResult]]) -> None:
-    """On the loop: each finished attempt's result to whoever waits for it."""
-    for future, result in finished:
-        if future is not None and not future.done():
-            future.set_result(result)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hookline import metrics, outage
 from hookline.config import Settings
 from hookline.delivery.retry import honour_retry_after, retry_delay
-from hookline.delivery.sender import Sender, SendResult
+from hookline.delivery.sender import Sender, SendResult, Sent
 from hookline.domain.attempts import (
     AttemptOutcome,
     HealthDecision,
@@ -105,9 +105,11 @@ def _count(batch: list[Finished], overtaken: Collection[str]) -> None:
 
 
 class DeliveryWorker:
-    """Claims feed a queue; a fixed set of long-lived sender tasks (as many as the
-    concurrency) take deliveries from it; outcomes gather in a buffer that one task
-    records in batches."""
+    """Each claim's deliveries go straight to the sender, each webhook's held to its
+    concurrency and the rest parked behind its sends; the sender hands the finished
+    attempts back in batches, and their outcomes gather in a buffer that one task records
+    in batches. No task or future per delivery: a hand-back takes one call on the loop
+    for all the attempts it carries."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine
@@ -116,9 +118,8 @@ class DeliveryWorker:
             timeout=settings.delivery_timeout,
             max_connections=settings.worker_concurrency,
             allow_private_urls=settings.allow_private_urls,
+            on_sent=self._sent,
         )
-        self._ready: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
-        self._sender_tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._room = asyncio.Event()  # the claim loop may take more
         self._stopping = False
@@ -130,6 +131,8 @@ class DeliveryWorker:
         self._most_outstanding = 2 * settings.worker_concurrency
         self._worth_claiming = max(1, min(settings.claim_batch_size, settings.worker_concurrency))
         self._outstanding = 0  # claimed and not yet finished
+        self._none_outstanding = asyncio.Event()  # what a stop waits for
+        self._none_outstanding.set()
         # Cleared while outcomes cannot be written: no claims meanwhile. SQLite's claims
         # are reads and would go on working through a write outage, and the leases of the
         # sends piling up unrecorded would run out and have them sent again.
@@ -140,8 +143,8 @@ class DeliveryWorker:
         # that already: so a webhook has up to one concurrency's worth waiting behind the
         # one being sent, and the next claim runs while those are sent instead of after
         # them (a claim on PostgreSQL takes as long as sending a concurrency's worth).
-        # What waits has one round of sends ahead of it, well within its lease. The
-        # sender tasks hold the sends themselves to the limit, parking the rest.
+        # What waits has one round of sends ahead of it, well within its lease. The sends
+        # themselves are held to the limit, the rest parked until one of them finishes.
         self._claim_ahead = settings.endpoint_concurrency
         self._per_webhook_claimed: Counter[str] = Counter()
         # A claim that took a webhook's whole share is followed at once by another, for
@@ -150,7 +153,7 @@ class DeliveryWorker:
         # stored): it read past their whole backlog, and doing that at every free slot
         # would cost more than the sends.
         self._pass_busy_after = 0.0  # time.monotonic()
-        self._sending: dict[str, int] = {}
+        self._sending: dict[str, int] = {}  # per webhook, at most endpoint_concurrency
         self._parked: dict[str, deque[ClaimedDelivery]] = {}
         self._outcomes: list[Finished] = []
         self._outcomes_waiting = asyncio.Event()
@@ -170,10 +173,6 @@ class DeliveryWorker:
     async def start(self) -> None:
         await self._sender.start()
         self._record_task = asyncio.create_task(self._record_loop(), name="hookline-record")
-        self._sender_tasks = [
-            asyncio.create_task(self._send_loop(), name=f"hookline-send-{n}")
-            for n in range(self._settings.worker_concurrency)
-        ]
         self._claim_task = asyncio.create_task(self._claim_loop(), name="hookline-claim")
 
     async def stop(self) -> None:
@@ -192,10 +191,8 @@ class DeliveryWorker:
             except Exception:  # the rest of the stop must still run
                 log.exception("the claim loop failed")
         await self._end_claim_in_flight()
-        for _ in self._sender_tasks:
-            self._ready.put_nowait(None)  # after whatever is queued, which goes unsent
-        if self._sender_tasks:
-            await asyncio.wait(self._sender_tasks)
+        self._unpark()
+        await self._none_outstanding.wait()  # the sends in flight, each within its timeout
         self._last_outcomes = True
         self._outcomes_waiting.set()
         if self._record_task is not None:
@@ -248,11 +245,13 @@ class DeliveryWorker:
             outage.database.succeeded("claiming deliveries")
             metrics.CLAIMS.inc()
             metrics.CLAIMED.inc(len(claimed))
-            self._outstanding += len(claimed)
+            if claimed:
+                self._outstanding += len(claimed)
+                self._none_outstanding.clear()
             per_webhook = self._per_webhook_claimed
             for delivery in claimed:
                 per_webhook[delivery.webhook_id] += 1
-                self._ready.put_nowait(delivery)
+                self._dispatch(delivery)
             if len(claimed) == limit:
                 continue  # there may be more due right now
             if busy:
@@ -302,66 +301,73 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _send_loop(self) -> None:
-        """One long-lived sender: take a delivery, send it, then any parked behind it
-        for the same webhook, until told to stop."""
-        limit = self._settings.endpoint_concurrency
-        sending, parked = self._sending, self._parked
-        while (delivery := await self._ready.get()) is not None:
-            webhook_id = delivery.webhook_id
-            in_flight = sending.get(webhook_id, 0)
-            if in_flight >= limit:
-                parked.setdefault(webhook_id, deque()).append(delivery)
-                continue
-            sending[webhook_id] = in_flight + 1
-            while delivery is not None:
-                await self._deliver(delivery)
-                waiting = parked.get(webhook_id)
-                if waiting:
-                    delivery = waiting.popleft()
-                    if not waiting:
-                        del parked[webhook_id]
-                else:
-                    delivery = None
-            if sending[webhook_id] == 1:
-                del sending[webhook_id]
-            else:
-                sending[webhook_id] -= 1
+    def _dispatch(self, delivery: ClaimedDelivery) -> None:
+        """To the sender, unless its webhook has its concurrency's worth in flight: then
+        parked, to go when one of those finishes."""
+        webhook_id = delivery.webhook_id
+        in_flight = self._sending.get(webhook_id, 0)
+        if in_flight >= self._settings.endpoint_concurrency:
+            self._parked.setdefault(webhook_id, deque()).append(delivery)
+        else:
+            self._sending[webhook_id] = in_flight + 1
+            self._sender.submit(delivery)
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> None:
-        try:
-            if self._stopping:
+    def _sent(self, batch: Sent) -> None:
+        """On the loop, from the sender: finished attempts, each to the outcomes to record,
+        and its place taken by its webhook's next parked delivery."""
+        for delivery, result in batch:
+            try:
+                self._outcomes.append(self._finish(delivery, result))
+            except Exception as exc:
+                # Its claim stays leased and expires: the delivery is sent again later.
+                log.error("an attempt's outcome could not be taken", exc_info=exc)
+            finally:
+                self._finished(delivery.webhook_id)
+                self._send_next(delivery.webhook_id)
+        self._outcomes_waiting.set()
+
+    def _finish(self, delivery: ClaimedDelivery, result: SendResult) -> Finished:
+        outcome = outcome_of(delivery, result, self._settings)
+        if log.isEnabledFor(logging.INFO):  # the hot path skips building the record
+            log.info(
+                "attempt %d of delivery %s (event %s, webhook %s): %s",
+                outcome.attempt_number,
+                delivery.delivery_id,
+                delivery.event_id,
+                delivery.webhook_id,
+                result.status_code if result.error is None else result.error,
+                extra={
+                    "delivery_id": delivery.delivery_id,
+                    "event_id": delivery.event_id,
+                    "webhook_id": delivery.webhook_id,
+                },
+            )
+        return Finished(delivery.created_at, delivery.ordering_key is not None, outcome)
+
+    def _send_next(self, webhook_id: str) -> None:
+        """One of the webhook's sends finished: its next parked delivery takes the place."""
+        waiting = self._parked.get(webhook_id)
+        if waiting and not self._stopping:
+            self._sender.submit(waiting.popleft())
+            if not waiting:
+                del self._parked[webhook_id]
+        elif self._sending[webhook_id] == 1:
+            del self._sending[webhook_id]
+        else:
+            self._sending[webhook_id] -= 1
+
+    def _unpark(self) -> None:
+        """Stopping: what is parked goes unsent, to be released."""
+        parked, self._parked = self._parked, {}
+        for webhook_id, waiting in parked.items():
+            for delivery in waiting:
                 self._unsent.append(delivery.delivery_id)
-                return
-            # A fault while building or sending this one comes back as its failed
-            # attempt (the sender's rule), never a stuck claim.
-            result = await self._sender.send(delivery)
-            outcome = outcome_of(delivery, result, self._settings)
-            if log.isEnabledFor(logging.INFO):  # the hot path skips building the record
-                log.info(
-                    "attempt %d of delivery %s (event %s, webhook %s): %s",
-                    outcome.attempt_number,
-                    delivery.delivery_id,
-                    delivery.event_id,
-                    delivery.webhook_id,
-                    result.status_code if result.error is None else result.error,
-                    extra={
-                        "delivery_id": delivery.delivery_id,
-                        "event_id": delivery.event_id,
-                        "webhook_id": delivery.webhook_id,
-                    },
-                )
-            ordered = delivery.ordering_key is not None
-            self._outcomes.append(Finished(delivery.created_at, ordered, outcome))
-            self._outcomes_waiting.set()
-        except Exception as exc:
-            # Its claim stays leased and expires: the delivery is sent again later.
-            log.error("delivery task failed", exc_info=exc)
-        finally:
-            self._finished(delivery.webhook_id)
+                self._finished(webhook_id)
 
     def _finished(self, webhook_id: str) -> None:
         self._outstanding -= 1
+        if not self._outstanding:
+            self._none_outstanding.set()
         if self._outstanding <= self._most_outstanding - self._worth_claiming:
             self._room.set()
         claimed = self._per_webhook_claimed
