@@ -143,21 +143,12 @@ CLAIMED_WEBHOOK_COLUMNS = (
     webhooks.c.previous_secret,
     webhooks.c.previous_secret_expires_at,
 )
-# A claimed delivery's row, as ClaimedDelivery holds it but for the payload.
-CLAIMED_ROWS = (
-    select(
-        deliveries.c.id,
-        deliveries.c.attempt_count,
-        events.c.id,
-        events.c.event_type,
-        *CLAIMED_WEBHOOK_COLUMNS,
-        deliveries.c.created_at,
-        deliveries.c.ordering_key,
-        deliveries.c.updated_at,
-    )
-    .join(events, events.c.id == deliveries.c.event_id)
-    .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
-)
+
+
+def _payload_unless(cached: ColumnElement[bool]) -> ColumnElement[bytes | None]:
+    """A claimed row's payload, last; NULL for the events the payload cache holds (a
+    fan-out claims one event for many webhooks, over many claims)."""
+    return case((cached, null()), else_=events.c.payload)
 
 
 def _text_array(name: str):  # type: ignore[no-untyped-def]
@@ -203,7 +194,7 @@ def _build_claim() -> Select:
             leased.c.created_at,
             leased.c.ordering_key,
             leased.c.updated_at,
-            case((events.c.id == any_(_text_array("cached")), null()), else_=events.c.payload),
+            _payload_unless(events.c.id == any_(_text_array("cached"))),
         )
         .join_from(leased, events, events.c.id == leased.c.event_id)
         .join(webhooks, webhooks.c.id == leased.c.webhook_id)
@@ -235,15 +226,33 @@ def _json_list(values: Collection[str]) -> str:
 
 # SQLite's claim is a read: the leases are this process's, held in memory.
 NOT_LEASED_HERE = deliveries.c.id.not_in(_json_values("leased"))
-SCAN_DUE = CLAIMED_ROWS.where(
-    deliveries.c.id.in_(
-        _chosen(
-            NOT_LEASED_HERE,
-            deliveries.c.webhook_id.not_in(_json_values("skip_webhooks")),
-            lock=False,
-        ).scalar_subquery()
+# SQLite's claim: the chosen rows read with their events' and webhooks' columns in one
+# statement, the payload last, as PostgreSQL's claim returns them.
+SCAN_DUE = (
+    select(
+        deliveries.c.id,
+        deliveries.c.attempt_count,
+        events.c.id,
+        events.c.event_type,
+        *CLAIMED_WEBHOOK_COLUMNS,
+        deliveries.c.created_at,
+        deliveries.c.ordering_key,
+        deliveries.c.updated_at,
+        _payload_unless(events.c.id.in_(_json_values("cached"))),
     )
-).order_by(deliveries.c.next_attempt_at)
+    .join(events, events.c.id == deliveries.c.event_id)
+    .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
+    .where(
+        deliveries.c.id.in_(
+            _chosen(
+                NOT_LEASED_HERE,
+                deliveries.c.webhook_id.not_in(_json_values("skip_webhooks")),
+                lock=False,
+            ).scalar_subquery()
+        )
+    )
+    .order_by(deliveries.c.next_attempt_at)
+)
 
 
 class ProcessLeases:
@@ -372,85 +381,81 @@ async def claim_due(
 ) -> list[ClaimedDelivery]:
     """Lease the first ``limit`` due deliveries to this worker but those past the first
     ``per_webhook`` of a webhook, and none of ``skip_webhooks`` (those this worker already
-    keeps busy), so a slow endpoint's backlog cannot fill the worker. On PostgreSQL one
-    statement writes the leases and reads the rows; on SQLite one SELECT (the leases are
-    this process's); then one more read for the payloads neither that statement nor the
-    cache had."""
+    keeps busy), so a slow endpoint's backlog cannot fill the worker. One statement takes
+    them, with their payloads but those cached: on PostgreSQL it writes the leases too,
+    on SQLite it is a read (the leases are this process's). Then one more read, for the
+    payloads neither that statement nor the cache had."""
     now = time.time()
+    cached = PAYLOADS.recent(RECENTLY_CACHED)
     leases = process_leases(engine)
     if leases is None:
-        # PostgreSQL: one statement, run on asyncpg itself, which commits by itself where
-        # it may (one round trip). A stopping worker waits for a claim in flight rather
-        # than cancelling it (up to the database timeout). Should it be cancelled after
-        # all, or the read of a payload missing from both the claim and the cache fail,
-        # the leases it wrote run out and the deliveries are claimed again: late, never
-        # lost.
+        # PostgreSQL: run on asyncpg itself, which commits by itself where it may (one
+        # round trip). A stopping worker waits for a claim in flight rather than
+        # cancelling it (up to the database timeout). Should it be cancelled after all,
+        # or the read of a payload missing from both the claim and the cache fail, the
+        # leases it wrote run out and the deliveries are claimed again: late, never lost.
         bound = CLAIM_SQL.bind(
             now=now,
             skip_webhooks=list(skip_webhooks),
             per_webhook=per_webhook,
             limit=limit,
             locked_until=now + lease_seconds,
-            cached=PAYLOADS.recent(RECENTLY_CACHED),
+            cached=cached,
         )
         async with asyncpg_checked_out(engine) as connection:
             rows = await connection.fetch(CLAIM_SQL.sql, *bound)
-            known, missing = _known_payloads(
-                rows, {row[2]: row[-1] for row in rows if row[-1] is not None}
-            )
-            found = []
+            payloads, missing = _known_payloads(rows)
             if missing:
-                found = await connection.fetch(LOAD_PAYLOADS_POSTGRESQL_SQL.sql, missing)
-            payloads = _with_read(known, found)
-        return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
-    # SQLite: reads, the leases taken in this process's memory; nothing awaits from the
-    # scan to the leases, so the next claim skips these.
-    async with sqlite3_checked_out(engine) as connection:
-        bound = SCAN_DUE_SQL.bind(
-            now=now,
-            leased=_json_list(leases.held(now)),
-            skip_webhooks=_json_list(skip_webhooks),
-            per_webhook=per_webhook,
-            limit=limit,
-        )
-        rows = connection.execute(SCAN_DUE_SQL.sql, bound).fetchall()
-        if not rows:
-            return []
-        known, missing = _known_payloads(rows, {})
-        found = []
-        if missing:
-            found = connection.execute(LOAD_PAYLOADS_SQL.sql, (_json_list(missing),))
-        payloads = _with_read(known, found)
-        leases.take([row[0] for row in rows], now + lease_seconds)
-    return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:]) for r in rows]
+                _cache_read(
+                    payloads, await connection.fetch(LOAD_PAYLOADS_POSTGRESQL_SQL.sql, missing)
+                )
+    else:
+        # SQLite: the leases taken in this process's memory; nothing awaits from the
+        # scan to the leases, so the next claim skips these.
+        async with sqlite3_checked_out(engine) as connection:
+            bound = SCAN_DUE_SQL.bind(
+                now=now,
+                leased=_json_list(leases.held(now)),
+                skip_webhooks=_json_list(skip_webhooks),
+                per_webhook=per_webhook,
+                limit=limit,
+                cached=_json_list(cached),
+            )
+            rows = connection.execute(SCAN_DUE_SQL.sql, bound).fetchall()
+            payloads, missing = _known_payloads(rows)
+            if missing:
+                found = connection.execute(LOAD_PAYLOADS_SQL.sql, (_json_list(missing),))
+                _cache_read(payloads, found)
+            leases.take([row[0] for row in rows], now + lease_seconds)
+    return [ClaimedDelivery(r[0], r[1], r[2], r[3], payloads[r[2]], *r[4:-1]) for r in rows]
 
 
-def _known_payloads(
-    rows: Sequence[Any], returned: dict[str, bytes]
-) -> tuple[dict[str, bytes | None], list[str]]:
-    """The claimed rows' payloads by event id, those the claim ``returned`` (cached from
-    now on) or else the cached ones; and the ids of the events neither had."""
-    payloads: dict[str, bytes | None] = {}
+def _known_payloads(rows: Sequence[Any]) -> tuple[dict[str, bytes], list[str]]:
+    """The claimed rows' payloads by event id: those the claim returned (its rows' last
+    column; cached from now on), else the cached ones; and the ids of the events neither
+    had."""
+    payloads: dict[str, bytes] = {}
+    missing: dict[str, None] = {}  # in order, once each
     for row in rows:
-        event_id = row[2]
-        if event_id not in payloads:
-            payload = returned.get(event_id)
-            if payload is None:
-                payload = PAYLOADS.get(event_id)
-            else:
-                PAYLOADS.put(event_id, payload)
+        event_id, payload = row[2], row[-1]
+        if event_id in payloads or event_id in missing:
+            continue
+        if payload is None:
+            payload = PAYLOADS.get(event_id)
+        else:
+            PAYLOADS.put(event_id, payload)
+        if payload is None:
+            missing[event_id] = None
+        else:
             payloads[event_id] = payload
-    return payloads, [event_id for event_id, payload in payloads.items() if payload is None]
+    return payloads, list(missing)
 
 
-def _with_read(
-    payloads: dict[str, bytes | None], found: Iterable[tuple[str, bytes]]
-) -> dict[str, bytes]:
-    """``payloads`` completed by those read from the database, cached from now on."""
+def _cache_read(payloads: dict[str, bytes], found: Iterable[tuple[str, bytes]]) -> None:
+    """The payloads read apart into ``payloads``, and cached from now on."""
     for event_id, payload in found:
         payloads[event_id] = payload
         PAYLOADS.put(event_id, payload)
-    return payloads  # type: ignore[return-value]
 
 
 async def record_outcomes(
