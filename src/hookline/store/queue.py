@@ -533,12 +533,11 @@ def _record_as_rows(
     recovered: Collection[str],
     now: float,
 ) -> list[str]:
-    """SQLite: an executemany of each statement on the sqlite3 connection, the rows as
-    tuples, in the transaction open on it (begun by the first write). SQLite runs in this
-    process, so a row costs no round trip, and SQLAlchemy's work per statement cost more
-    than SQLite's. Returns the ids of the deliveries the outcome did not settle."""
-    connection.executemany(
-        INSERT_ATTEMPT_ROW,
+    """SQLite: each statement run once on the sqlite3 connection for the whole batch, its
+    rows one JSON array, in the transaction open on it (begun by the first write).
+    SQLAlchemy's work per statement cost more than SQLite's. Returns the ids of the
+    deliveries the outcome did not settle."""
+    rows = codec.encode(
         [
             (
                 o.delivery_id,
@@ -548,24 +547,15 @@ def _record_as_rows(
                 o.status_code,
                 o.response_excerpt,
                 o.error,
-            )
-            for o in outcomes
-        ],
-    )
-    finished = connection.executemany(
-        SET_STATE_ROW,
-        [
-            (
                 o.new_status.value,
-                o.attempt_number,
                 o.next_attempt_at,
-                now,
-                o.delivery_id,
                 o.claimed_updated_at,
             )
             for o in outcomes
-        ],
-    ).rowcount
+        ]
+    ).decode()
+    connection.execute(INSERT_ATTEMPTS, (rows,))
+    finished = connection.execute(SET_STATES, (now, rows)).rowcount
     overtaken: list[str] = []
     if finished < len(outcomes):  # the rare batch: one was cancelled or redelivered
         counted = [(o.attempt_number, o.delivery_id, now) for o in outcomes]
@@ -577,18 +567,29 @@ def _record_as_rows(
     return overtaken
 
 
-INSERT_ATTEMPT_ROW = (
+# SQLite's record takes the outcomes as one JSON array of rows, each statement run once
+# for the batch: each row an executemany runs releases the interpreter's lock and takes
+# it again, a hand-over to the sender's thread each time it waits for it.
+INSERT_ATTEMPTS = (
     "INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
-    "status_code, response_excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "status_code, response_excerpt, error) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?)"
 )
 # The outcome sets the state of a delivery unchanged since its claim (its updated_at as
 # claimed). SQLite has one writer, so the rest can be found after, by their updated_at
 # not being this record's: cancelled or redelivered while in flight, they keep that
 # state, and only count the attempt.
-SET_STATE_ROW = (
-    "UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, "
+SET_STATES = (
+    "UPDATE deliveries SET status = json_extract(outcome.value, '$[7]'), "
+    "attempt_count = json_extract(outcome.value, '$[1]'), "
+    "next_attempt_at = json_extract(outcome.value, '$[8]'), "
     "locked_until = NULL, updated_at = ? "
-    "WHERE id = ? AND status = 'pending' AND updated_at = ?"
+    "FROM json_each(?) AS outcome "
+    "WHERE deliveries.id = json_extract(outcome.value, '$[0]') "
+    "AND deliveries.status = 'pending' "
+    "AND deliveries.updated_at = json_extract(outcome.value, '$[9]')"
 )
 COUNT_OVERTAKEN_ROW = (
     "UPDATE deliveries SET attempt_count = ?, locked_until = NULL WHERE id = ? AND updated_at <> ?"
