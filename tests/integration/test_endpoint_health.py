@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import select
 
 from hookline.config import Settings
 from hookline.delivery import worker as worker_module
@@ -21,6 +22,7 @@ from hookline.store.database import create_engine
 from hookline.store.events import NewEvent
 from hookline.store.migrate import upgrade_to_head
 from hookline.store.queue import claim_due
+from hookline.store.schema import attempts
 from tests.conftest import MakeReceiver, MakeServer, seed_example
 from tests.support.markers import WHOLE_SCHEDULE, marker_arrives
 from tests.support.receiver import Received, Receiver, Reply
@@ -132,6 +134,43 @@ def test_a_backlog_ahead_in_the_queue_does_not_hold_up_a_webhook_behind_it(
     )
     assert len(receiver.at("/slow")) == 2  # the slow one's limit
     assert fast.at < min(request.at for request in slow) + 3  # none had ended
+
+
+def test_no_more_attempts_are_in_flight_than_the_workers_concurrency(
+    make_receiver: MakeReceiver, new_database_url: str
+) -> None:
+    """Six webhooks with two deliveries each, three slots, answers taking 1.2 s of a 2 s
+    timeout: the claims take six, three go out and the rest wait their turn in the
+    worker. Handed to libcurl at once, they would wait there for a connection, inside
+    their timeout, and time out."""
+    receiver = make_receiver()
+    paths = [f"/slot-{n}" for n in range(6)]
+    for path in paths:
+        receiver.script(path, [Reply(200, delay=1.2)])
+    settings = Settings.checked(
+        endpoint_concurrency=2,
+        worker_concurrency=3,
+        delivery_timeout=2,
+        poll_interval=30,
+        allow_private_urls=True,
+    )
+
+    def all_arrived() -> None:
+        eventually(lambda: len(receiver.requests) >= 12, timeout=15, what="twelve attempts")
+
+    run_worker_over(
+        new_database_url, receiver, settings, [(path, 2) for path in paths], all_arrived
+    )
+    assert asyncio.run(attempt_errors(new_database_url)) == [None] * 12
+
+
+async def attempt_errors(database_url: str) -> list[str | None]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(select(attempts.c.error))).scalars())
+    finally:
+        await engine.dispose()
 
 
 def test_a_deep_backlog_of_one_webhook_is_not_read_past_at_every_free_slot(

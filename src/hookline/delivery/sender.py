@@ -346,28 +346,31 @@ class Sender:
     def _hand_back(
         self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
     ) -> None:
-        """The finished attempts to the loop, all in one call."""
+        """The finished attempts to the loop, all in one call; those read before a fault
+        too, since they are no longer in ``active`` for the thread's end to account for."""
         finished: Sent = []
-        while True:
-            queued, succeeded, failed = multi.info_read()
-            for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
-                transfer = active.pop(handle)
-                try:
-                    multi.remove_handle(handle)
-                    result = self._result(transfer, code, message)
-                except Exception as exc:  # this attempt's account only: the others go on
-                    log.exception("the outcome of an attempt could not be read")
-                    failed = self._result(transfer, None, describe_error(exc))
-                    finished.append((transfer.delivery, failed))
-                    handle.close()  # it may still be in the multi handle: not reused
-                    continue
-                finished.append((transfer.delivery, result))
-                transfer.reset()
-                idle.append(transfer)
-            if not queued:
-                break
-        if finished:
-            self._to_loop(finished)
+        try:
+            while True:
+                queued, succeeded, failed = multi.info_read()
+                for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
+                    transfer = active.pop(handle)
+                    try:
+                        multi.remove_handle(handle)
+                        result = self._result(transfer, code, message)
+                    except Exception as exc:  # this attempt's account only: the others go on
+                        log.exception("the outcome of an attempt could not be read")
+                        unread = self._result(transfer, None, describe_error(exc))
+                        finished.append((transfer.delivery, unread))
+                        handle.close()  # it may still be in the multi handle: not reused
+                        continue
+                    finished.append((transfer.delivery, result))
+                    transfer.reset()
+                    idle.append(transfer)
+                if not queued:
+                    break
+        finally:
+            if finished:
+                self._to_loop(finished)
 
     def _result(self, transfer: _Transfer, code: int | None, message: str) -> SendResult:
         """The attempt as it ended: ``code`` is libcurl's, None when it never started."""

@@ -105,11 +105,12 @@ def _count(batch: list[Finished], overtaken: Collection[str]) -> None:
 
 
 class DeliveryWorker:
-    """Each claim's deliveries go straight to the sender, each webhook's held to its
-    concurrency and the rest parked behind its sends; the sender hands the finished
-    attempts back in batches, and their outcomes gather in a buffer that one task records
-    in batches. No task or future per delivery: a hand-back takes one call on the loop
-    for all the attempts it carries."""
+    """Each claim's deliveries go to the sender as slots are free (the worker's
+    concurrency, and each webhook's: the rest wait in line, or parked behind their
+    webhook's sends); the sender hands the finished attempts back in batches, each
+    freeing a slot for the next, and their outcomes gather in a buffer that one task
+    records in batches. No task or future per delivery: a hand-back takes one call on
+    the loop for all the attempts it carries."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine
@@ -124,8 +125,8 @@ class DeliveryWorker:
         self._room = asyncio.Event()  # the claim loop may take more
         self._stopping = False
         # Claimed deliveries may run ahead of the sends by one concurrency's worth, so the
-        # next sends never wait for a claim, and no claim waits in the queue longer than
-        # two sends' time (well within its lease); a claim waits until it can take a whole
+        # next sends never wait for a claim, and no claim waits in line longer than two
+        # sends' time (well within its lease); a claim waits until it can take a whole
         # concurrency's worth, so claims stay few and large (a claim's cost is mostly per
         # statement: per delivery, batches of 100 cost 20 % less than batches of 50).
         self._most_outstanding = 2 * settings.worker_concurrency
@@ -153,8 +154,12 @@ class DeliveryWorker:
         # stored): it read past their whole backlog, and doing that at every free slot
         # would cost more than the sends.
         self._pass_busy_after = 0.0  # time.monotonic()
-        self._sending: dict[str, int] = {}  # per webhook, at most endpoint_concurrency
-        self._parked: dict[str, deque[ClaimedDelivery]] = {}
+        # At most worker_concurrency attempts in flight (libcurl would queue the rest
+        # inside the attempts' timeouts), at most endpoint_concurrency of one webhook.
+        self._in_flight = 0
+        self._sending: dict[str, int] = {}  # per webhook
+        self._in_line: deque[ClaimedDelivery] = deque()  # claimed, for the next free slot
+        self._parked: dict[str, deque[ClaimedDelivery]] = {}  # behind their webhook's sends
         self._outcomes: list[Finished] = []
         self._outcomes_waiting = asyncio.Event()
         self._last_outcomes = False  # stop: record what is buffered, then end
@@ -191,7 +196,7 @@ class DeliveryWorker:
             except Exception:  # the rest of the stop must still run
                 log.exception("the claim loop failed")
         await self._end_claim_in_flight()
-        self._unpark()
+        self._unsend()
         await self._none_outstanding.wait()  # the sends in flight, each within its timeout
         self._last_outcomes = True
         self._outcomes_waiting.set()
@@ -302,15 +307,24 @@ class DeliveryWorker:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _dispatch(self, delivery: ClaimedDelivery) -> None:
-        """To the sender, unless its webhook has its concurrency's worth in flight: then
-        parked, to go when one of those finishes."""
-        webhook_id = delivery.webhook_id
-        in_flight = self._sending.get(webhook_id, 0)
-        if in_flight >= self._settings.endpoint_concurrency:
-            self._parked.setdefault(webhook_id, deque()).append(delivery)
+        """A claimed delivery: sent if a slot is free, else in line for the next one."""
+        if self._in_flight < self._settings.worker_concurrency:
+            self._start(delivery)
         else:
-            self._sending[webhook_id] = in_flight + 1
-            self._sender.submit(delivery)
+            self._in_line.append(delivery)
+
+    def _start(self, delivery: ClaimedDelivery) -> bool:
+        """Into a free slot, unless its webhook has its concurrency's worth in flight: then
+        parked behind them, leaving the slot free (False)."""
+        webhook_id = delivery.webhook_id
+        sending = self._sending.get(webhook_id, 0)
+        if sending >= self._settings.endpoint_concurrency:
+            self._parked.setdefault(webhook_id, deque()).append(delivery)
+            return False
+        self._sending[webhook_id] = sending + 1
+        self._in_flight += 1
+        self._sender.submit(delivery)
+        return True
 
     def _sent(self, batch: Sent) -> None:
         """On the loop, from the sender: finished attempts, each to the outcomes to record,
@@ -345,24 +359,31 @@ class DeliveryWorker:
         return Finished(delivery.created_at, delivery.ordering_key is not None, outcome)
 
     def _send_next(self, webhook_id: str) -> None:
-        """One of the webhook's sends finished: its next parked delivery takes the place."""
-        waiting = self._parked.get(webhook_id)
-        if waiting and not self._stopping:
-            self._sender.submit(waiting.popleft())
-            if not waiting:
+        """One of the webhook's sends finished: the webhook's next parked delivery takes
+        its slot, else the next in line that may go."""
+        parked = self._parked.get(webhook_id)
+        if parked and not self._stopping:
+            self._sender.submit(parked.popleft())
+            if not parked:
                 del self._parked[webhook_id]
-        elif self._sending[webhook_id] == 1:
+            return
+        self._in_flight -= 1
+        if self._sending[webhook_id] == 1:
             del self._sending[webhook_id]
         else:
             self._sending[webhook_id] -= 1
+        while self._in_line and not self._stopping:
+            if self._start(self._in_line.popleft()):
+                return
 
-    def _unpark(self) -> None:
-        """Stopping: what is parked goes unsent, to be released."""
-        parked, self._parked = self._parked, {}
-        for webhook_id, waiting in parked.items():
-            for delivery in waiting:
-                self._unsent.append(delivery.delivery_id)
-                self._finished(webhook_id)
+    def _unsend(self) -> None:
+        """Stopping: what waits in line or parked goes unsent, to be released."""
+        waiting = [*self._in_line, *(d for parked in self._parked.values() for d in parked)]
+        self._in_line.clear()
+        self._parked.clear()
+        for delivery in waiting:
+            self._unsent.append(delivery.delivery_id)
+            self._finished(delivery.webhook_id)
 
     def _finished(self, webhook_id: str) -> None:
         self._outstanding -= 1

@@ -533,11 +533,10 @@ def _record_as_rows(
     recovered: Collection[str],
     now: float,
 ) -> list[str]:
-    """SQLite: each statement run once on the sqlite3 connection for the whole batch, its
-    rows one JSON array, in the transaction open on it (begun by the first write).
-    SQLAlchemy's work per statement cost more than SQLite's. Returns the ids of the
-    deliveries the outcome did not settle."""
-    rows = codec.encode(
+    """SQLite: the batch's statements on the sqlite3 connection, in the transaction open
+    on it (begun by the first write); SQLAlchemy's work per statement cost more than
+    SQLite's. Returns the ids of the deliveries the outcome did not settle."""
+    attempts = codec.encode(
         [
             (
                 o.delivery_id,
@@ -547,15 +546,27 @@ def _record_as_rows(
                 o.status_code,
                 o.response_excerpt,
                 o.error,
-                o.new_status.value,
-                o.next_attempt_at,
-                o.claimed_updated_at,
             )
             for o in outcomes
         ]
     ).decode()
-    connection.execute(INSERT_ATTEMPTS, (rows,))
-    finished = connection.execute(SET_STATES, (now, rows)).rowcount
+    connection.execute(INSERT_ATTEMPTS, (attempts,))
+    # Row by row: the claimed updated_at must match exactly, bound as the double it is
+    # (through JSON, SQLite's reading of a decimal is not always the same double).
+    finished = connection.executemany(
+        SET_STATE_ROW,
+        [
+            (
+                o.new_status.value,
+                o.attempt_number,
+                o.next_attempt_at,
+                now,
+                o.delivery_id,
+                o.claimed_updated_at,
+            )
+            for o in outcomes
+        ],
+    ).rowcount
     overtaken: list[str] = []
     if finished < len(outcomes):  # the rare batch: one was cancelled or redelivered
         counted = [(o.attempt_number, o.delivery_id, now) for o in outcomes]
@@ -567,9 +578,9 @@ def _record_as_rows(
     return overtaken
 
 
-# SQLite's record takes the outcomes as one JSON array of rows, each statement run once
-# for the batch: each row an executemany runs releases the interpreter's lock and takes
-# it again, a hand-over to the sender's thread each time it waits for it.
+# SQLite's record inserts a batch's attempts in one statement, bound as one JSON array:
+# each row an executemany runs releases the interpreter's lock and takes it again, a
+# hand-over to the sender's thread each time that thread waits for it.
 INSERT_ATTEMPTS = (
     "INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
     "status_code, response_excerpt, error) "
@@ -581,15 +592,10 @@ INSERT_ATTEMPTS = (
 # claimed). SQLite has one writer, so the rest can be found after, by their updated_at
 # not being this record's: cancelled or redelivered while in flight, they keep that
 # state, and only count the attempt.
-SET_STATES = (
-    "UPDATE deliveries SET status = json_extract(outcome.value, '$[7]'), "
-    "attempt_count = json_extract(outcome.value, '$[1]'), "
-    "next_attempt_at = json_extract(outcome.value, '$[8]'), "
+SET_STATE_ROW = (
+    "UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, "
     "locked_until = NULL, updated_at = ? "
-    "FROM json_each(?) AS outcome "
-    "WHERE deliveries.id = json_extract(outcome.value, '$[0]') "
-    "AND deliveries.status = 'pending' "
-    "AND deliveries.updated_at = json_extract(outcome.value, '$[9]')"
+    "WHERE id = ? AND status = 'pending' AND updated_at = ?"
 )
 COUNT_OVERTAKEN_ROW = (
     "UPDATE deliveries SET attempt_count = ?, locked_until = NULL WHERE id = ? AND updated_at <> ?"
