@@ -139,29 +139,33 @@ def test_a_backlog_ahead_in_the_queue_does_not_hold_up_a_webhook_behind_it(
 def test_no_more_attempts_are_in_flight_than_the_workers_concurrency(
     make_receiver: MakeReceiver, new_database_url: str
 ) -> None:
-    """Six webhooks with two deliveries each, three slots, answers taking 1.2 s of a 2 s
+    """Six webhooks with two deliveries each, three slots, answers taking 1.8 s of a 3 s
     timeout: the claims take six, three go out and the rest wait their turn in the
-    worker. Handed to libcurl at once, they would wait there for a connection, inside
-    their timeout, and time out."""
+    worker, three at a time. Handed to libcurl at once, they would wait there for a
+    connection, inside their timeout, and time out."""
     receiver = make_receiver()
     paths = [f"/slot-{n}" for n in range(6)]
     for path in paths:
-        receiver.script(path, [Reply(200, delay=1.2)])
+        receiver.script(path, [Reply(200, delay=1.8)])
     settings = Settings.checked(
         endpoint_concurrency=2,
         worker_concurrency=3,
-        delivery_timeout=2,
+        delivery_timeout=3,
         poll_interval=30,
         allow_private_urls=True,
     )
 
     def all_arrived() -> None:
-        eventually(lambda: len(receiver.requests) >= 12, timeout=15, what="twelve attempts")
+        eventually(lambda: len(receiver.requests) >= 12, timeout=20, what="twelve attempts")
 
     run_worker_over(
         new_database_url, receiver, settings, [(path, 2) for path in paths], all_arrived
     )
     assert asyncio.run(attempt_errors(new_database_url)) == [None] * 12
+    arrivals = sorted(request.at for request in receiver.requests)
+    assert arrivals[2] - arrivals[0] < 1  # three slots used at once
+    # A fourth never arrives while three answers are in flight.
+    assert all(arrivals[n + 3] - arrivals[n] > 1.5 for n in range(len(arrivals) - 3))
 
 
 async def attempt_errors(database_url: str) -> list[str | None]:
