@@ -214,13 +214,17 @@ class Sender:
             os.write(self._wake_write, b"\0")
 
     def _fail_incoming(self) -> None:
-        """End what waits to be taken (from either thread: each is popped once)."""
+        """End what waits to be taken, handed back as one batch (from either thread: each
+        is popped once)."""
+        stopped: Sent = []
         while True:
             try:
                 delivery = self._incoming.popleft()
             except IndexError:
-                return
-            self._to_loop([(delivery, SendResult(time.time(), 0.0, None, None, STOPPED))])
+                break
+            stopped.append((delivery, SendResult(time.time(), 0.0, None, None, STOPPED)))
+        if stopped:
+            self._to_loop(stopped)
 
     # What follows runs on the sender's thread, which alone touches libcurl's handles.
 

@@ -328,7 +328,7 @@ class DeliveryWorker:
 
     def _sent(self, batch: Sent) -> None:
         """On the loop, from the sender: finished attempts, each to the outcomes to record,
-        and its place taken by its webhook's next parked delivery."""
+        its slot to the next delivery that may go."""
         for delivery, result in batch:
             try:
                 self._outcomes.append(self._finish(delivery, result))
