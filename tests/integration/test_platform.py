@@ -339,9 +339,15 @@ def test_per_interview_ordering_holds_with_two_workers(
 ) -> None:
     """On PostgreSQL, two workers claiming at once still never send one interview's
     deliveries out of publish order, nor two of them at the same time."""
+    # Each worker holds at most four deliveries (two in flight, two in line): with eight
+    # interviews' heads due at once, neither can take them all, so both take part.
     server = make_server(
         database_url=postgres.create_database(),
-        env={"HOOKLINE_RETRY_SCHEDULE": "0.2,0.2,0.2", "HOOKLINE_ENDPOINT_CONCURRENCY": "20"},
+        env={
+            "HOOKLINE_RETRY_SCHEDULE": "0.2,0.2,0.2",
+            "HOOKLINE_ENDPOINT_CONCURRENCY": "20",
+            "HOOKLINE_WORKER_CONCURRENCY": "2",
+        },
         serve_args=("--no-worker",),
     )
     workers = [make_worker(server, "one"), make_worker(server, "two")]
@@ -353,12 +359,12 @@ def test_per_interview_ordering_holds_with_two_workers(
             "ordering": "interview"}  # fmt: skip
     assert workspace.integrator.post("/api/webhook/create", json=body).status_code == 200
 
-    interviews = [f"INTERVIEW-{n}" for n in range(4)]
+    interviews = [f"INTERVIEW-{n}" for n in range(8)]
     for sequence in range(5):
         for interview_id in interviews:
             payload = _started(posting_id, interview_id) | {"sequence": sequence}
             assert workspace.publish("interview_started", payload).status_code == 202
-    requests = receiver.wait_for(path, count=20, timeout=30)
+    requests = receiver.wait_for(path, count=40, timeout=30)
 
     for interview_id in interviews:
         mine = [r for r in requests if json.loads(r.body)["interview_id"] == interview_id]
