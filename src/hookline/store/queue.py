@@ -536,7 +536,7 @@ def _record_as_rows(
     """SQLite: the batch's statements on the sqlite3 connection, in the transaction open
     on it (begun by the first write); SQLAlchemy's work per statement cost more than
     SQLite's. Returns the ids of the deliveries the outcome did not settle."""
-    attempts = codec.encode(
+    rows = codec.encode(
         [
             (
                 o.delivery_id,
@@ -546,27 +546,15 @@ def _record_as_rows(
                 o.status_code,
                 o.response_excerpt,
                 o.error,
+                o.new_status.value,
+                o.next_attempt_at,
+                *o.claimed_updated_at.as_integer_ratio(),
             )
             for o in outcomes
         ]
     ).decode()
-    connection.execute(INSERT_ATTEMPTS, (attempts,))
-    # Row by row: the claimed updated_at must match exactly, bound as the double it is
-    # (through JSON, SQLite's reading of a decimal is not always the same double).
-    finished = connection.executemany(
-        SET_STATE_ROW,
-        [
-            (
-                o.new_status.value,
-                o.attempt_number,
-                o.next_attempt_at,
-                now,
-                o.delivery_id,
-                o.claimed_updated_at,
-            )
-            for o in outcomes
-        ],
-    ).rowcount
+    connection.execute(INSERT_ATTEMPTS, (rows,))
+    finished = connection.execute(SET_STATES, (now, rows)).rowcount
     overtaken: list[str] = []
     if finished < len(outcomes):  # the rare batch: one was cancelled or redelivered
         counted = [(o.attempt_number, o.delivery_id, now) for o in outcomes]
@@ -578,9 +566,9 @@ def _record_as_rows(
     return overtaken
 
 
-# SQLite's record inserts a batch's attempts in one statement, bound as one JSON array:
-# each row an executemany runs releases the interpreter's lock and takes it again, a
-# hand-over to the sender's thread each time that thread waits for it.
+# SQLite's record takes the outcomes as one JSON array of rows, each statement run once
+# for the batch: each row an executemany runs releases the interpreter's lock and takes
+# it again, a hand-over to the sender's thread each time that thread waits for it.
 INSERT_ATTEMPTS = (
     "INSERT INTO attempts (delivery_id, attempt_number, started_at, duration_ms, "
     "status_code, response_excerpt, error) "
@@ -591,11 +579,19 @@ INSERT_ATTEMPTS = (
 # The outcome sets the state of a delivery unchanged since its claim (its updated_at as
 # claimed). SQLite has one writer, so the rest can be found after, by their updated_at
 # not being this record's: cancelled or redelivered while in flight, they keep that
-# state, and only count the attempt.
-SET_STATE_ROW = (
-    "UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, "
+# state, and only count the attempt. The claimed updated_at must match exactly, and
+# SQLite 3.40's reading of a decimal is not always the same double: so it comes as the
+# integers of its ratio (a power of two below), whose quotient is exactly that double.
+SET_STATES = (
+    "UPDATE deliveries SET status = json_extract(outcome.value, '$[7]'), "
+    "attempt_count = json_extract(outcome.value, '$[1]'), "
+    "next_attempt_at = json_extract(outcome.value, '$[8]'), "
     "locked_until = NULL, updated_at = ? "
-    "WHERE id = ? AND status = 'pending' AND updated_at = ?"
+    "FROM json_each(?) AS outcome "
+    "WHERE deliveries.id = json_extract(outcome.value, '$[0]') "
+    "AND deliveries.status = 'pending' "
+    "AND deliveries.updated_at = CAST(json_extract(outcome.value, '$[9]') AS REAL) "
+    "/ json_extract(outcome.value, '$[10]')"
 )
 COUNT_OVERTAKEN_ROW = (
     "UPDATE deliveries SET attempt_count = ?, locked_until = NULL WHERE id = ? AND updated_at <> ?"
@@ -629,7 +625,7 @@ def _as_arrays(
     }
 
 
-# Unlike SET_STATE_ROW, one UPDATE for all the rows: under PostgreSQL's concurrent writers
+# Unlike SET_STATES and COUNT_OVERTAKEN_ROW, one UPDATE: under PostgreSQL's concurrent writers
 # a redelivery committed while the statement runs is seen by each row's re-check of the
 # whole SET (a second UPDATE for the rest would judge them on the statement's snapshot).
 _UNCHANGED = "deliveries.status = 'pending' AND deliveries.updated_at = batch.claimed_updated_at"
