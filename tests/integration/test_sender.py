@@ -258,3 +258,27 @@ def test_tls_refuses_a_certificate_from_an_unknown_authority(tls_receiver: Recei
     assert result.status_code is None
     assert result.error is not None and "certificate" in result.error
     assert tls_receiver.at("/untrusted") == []
+
+
+def test_a_hold_gives_back_what_has_not_started_and_lets_the_rest_finish(
+    receiver: Receiver,
+) -> None:
+    """One slot: the first delivery goes out, the next two wait for it; a hold then gives
+    those two back unsent (None) while the first one's attempt ends as it would have."""
+    receiver.script("/held", [Reply(200, b"ok", delay=0.5)])
+
+    async def run() -> list[SendResult | None]:
+        sender = AwaitedSender(concurrency=1)
+        await sender.start()
+        try:
+            sent = [sender.send(claimed_delivery(receiver.url("/held"))) for _ in range(3)]
+            await asyncio.sleep(0.2)  # the first is in flight, the others in line
+            sender.sender.hold()
+            return list(await asyncio.wait_for(asyncio.gather(*sent), 5))
+        finally:
+            await sender.close()
+
+    first, *held = asyncio.run(run())
+    assert first is not None and (first.status_code, first.error) == (200, None)
+    assert held == [None, None]
+    assert len(receiver.at("/held")) == 1

@@ -32,9 +32,16 @@ class AwaitedSender:
     """A real Sender whose attempts are awaited one by one, as a test wants them: each
     send's future is settled from the batches the sender hands back."""
 
-    def __init__(self, allow_private_urls: bool = True, timeout: float = 2) -> None:
-        self.sender = Sender(timeout, 4, allow_private_urls, on_sent=self._settle)
-        self._waiting: defaultdict[int, deque[asyncio.Future[SendResult]]] = defaultdict(deque)
+    def __init__(
+        self, allow_private_urls: bool = True, timeout: float = 2, concurrency: int = 4
+    ) -> None:
+        self.sender = Sender(
+            timeout, concurrency, concurrency, allow_private_urls, on_sent=self._settle
+        )
+        # None for a delivery given back unsent.
+        self._waiting: defaultdict[int, deque[asyncio.Future[SendResult | None]]] = defaultdict(
+            deque
+        )
 
     async def start(self) -> None:
         await self.sender.start()
@@ -42,7 +49,7 @@ class AwaitedSender:
     async def close(self) -> None:
         await self.sender.close()
 
-    def send(self, delivery: ClaimedDelivery) -> asyncio.Future[SendResult]:
+    def send(self, delivery: ClaimedDelivery) -> asyncio.Future[SendResult | None]:
         future = asyncio.get_running_loop().create_future()
         self._waiting[id(delivery)].append(future)
         self.sender.submit(delivery)
@@ -58,11 +65,16 @@ class AwaitedSender:
 def send_all(allow_private: bool, *urls: str, method: str = "post") -> list[SendResult]:
     """Each URL's attempt in turn, through one sender started for them (timeout 2 s)."""
 
+    async def send(sender: AwaitedSender, url: str) -> SendResult:
+        result = await sender.send(claimed_delivery(url, method))
+        assert result is not None, "nothing held this sender"
+        return result
+
     async def run() -> list[SendResult]:
         sender = AwaitedSender(allow_private)
         await sender.start()
         try:
-            return [await sender.send(claimed_delivery(url, method)) for url in urls]
+            return [await send(sender, url) for url in urls]
         finally:
             await sender.close()
 

@@ -3,7 +3,10 @@ and read a capped reply.
 
 Requests go out through libcurl's multi interface (pycurl), driven by a thread of its own:
 the event loop hands each delivery over with one append, and the thread signs it, sends
-it and hands the finished attempts back in batches, one call on the loop per batch.
+it and hands the finished attempts back in batches, one call on the loop per batch. The
+thread holds the slots (the worker's concurrency, and each webhook's), so a finished
+attempt's slot goes to the next delivery at once, not after a turn of the event loop,
+which a claim or a record can keep busy for milliseconds.
 libcurl does the HTTP work with the interpreter's lock released; what the thread does in
 Python is kept to a few calls per attempt, since each time libcurl calls back into Python
 it must take the lock from the loop (docs/benchmarks.md has the choice and its figures).
@@ -65,8 +68,9 @@ class SendResult(NamedTuple):
     retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
 
 
-# Finished attempts, as the sender hands them back to the loop.
-Sent = list[tuple[ClaimedDelivery, SendResult]]
+# Finished attempts, as the sender hands them back to the loop; a None result: not sent,
+# given back by ``Sender.hold()``.
+Sent = list[tuple[ClaimedDelivery, SendResult | None]]
 
 
 def trusted_certificates() -> str:
@@ -145,19 +149,24 @@ class _Transfer:
 
 class Sender:
     """Sends every delivery of this process through one libcurl multi handle, on a thread
-    of its own; connections are kept alive and pooled per host by libcurl. Each attempt's
-    result goes to ``on_sent``, called on the loop with the attempts finished together."""
+    of its own; connections are kept alive and pooled per host by libcurl. At most
+    ``concurrency`` attempts are in flight, at most ``endpoint_concurrency`` of one
+    webhook: the rest wait in line, or parked behind their webhook's sends (libcurl would
+    queue them inside their timeouts). Each attempt's result goes to ``on_sent``, called on
+    the loop with the attempts finished together."""
 
     def __init__(
         self,
         timeout: float,
-        max_connections: int,
+        concurrency: int,
+        endpoint_concurrency: int,
         allow_private_urls: bool,
         on_sent: Callable[[Sent], None],
     ) -> None:
         self._timeout = timeout
         self._on_sent = on_sent
-        self._max_connections = max_connections
+        self._concurrency = concurrency
+        self._endpoint_concurrency = endpoint_concurrency
         self._allow_private_urls = allow_private_urls
         self._cainfo = trusted_certificates()
         # Handed over by the loop, taken by the thread: deque's append and popleft are
@@ -165,7 +174,14 @@ class Sender:
         self._incoming: deque[ClaimedDelivery] = deque()
         self._woken = False
         self._stopping = False
+        self._holding = False  # no more attempts start: what waits goes back unsent
         self._running = False  # the thread takes deliveries
+        # The thread's own: what it took and has not started, the attempts in flight per
+        # webhook, and this turn's results, handed back together.
+        self._in_line: deque[ClaimedDelivery] = deque()
+        self._parked: dict[str, deque[ClaimedDelivery]] = {}
+        self._sending: dict[str, int] = {}
+        self._results: Sent = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_read = self._wake_write = -1
@@ -174,7 +190,7 @@ class Sender:
         self._loop = asyncio.get_running_loop()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
-        self._stopping = False
+        self._stopping = self._holding = False
         self._woken = False  # a close may have left it set, with the pipe unread
         self._start_thread()
 
@@ -199,7 +215,7 @@ class Sender:
         os.write(self._wake_write, b"\0")
         await asyncio.to_thread(self._thread.join)
         self._thread = None
-        self._fail_incoming()  # sent while a failed thread waited for its restart, say
+        self._fail_not_started()  # sent while a failed thread waited for its restart, say
         os.close(self._wake_read)
         os.close(self._wake_write)
 
@@ -209,30 +225,49 @@ class Sender:
         here."""
         assert self._thread is not None, "Sender.start() first"
         self._incoming.append(delivery)
+        self._wake_thread()
+
+    def hold(self) -> None:
+        """Start no more attempts: the deliveries not started come back to ``on_sent``
+        unsent (a None result); the attempts in flight go on to their end."""
+        self._holding = True
+        self._wake_thread()
+
+    def _wake_thread(self) -> None:
         if not self._woken:
             self._woken = True
             os.write(self._wake_write, b"\0")
 
-    def _fail_incoming(self) -> None:
-        """End what waits to be taken, handed back as one batch (from either thread: each
-        is popped once)."""
-        stopped: Sent = []
+    def _not_started(self) -> list[ClaimedDelivery]:
+        """Take what waits, in line, parked or not yet taken. On the thread, or once it has
+        ended (the loop's appends only ever meet atomic pops)."""
+        waiting = [*self._in_line, *(d for parked in self._parked.values() for d in parked)]
+        self._in_line.clear()
+        self._parked.clear()
         while True:
             try:
-                delivery = self._incoming.popleft()
+                waiting.append(self._incoming.popleft())
             except IndexError:
-                break
-            stopped.append((delivery, SendResult(time.time(), 0.0, None, None, STOPPED)))
-        if stopped:
-            self._to_loop(stopped)
+                return waiting
+
+    def _fail_not_started(self) -> None:
+        """End what waits, handed back as one batch."""
+        stopped = SendResult(time.time(), 0.0, None, None, STOPPED)
+        self._results += [(delivery, stopped) for delivery in self._not_started()]
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._results:
+            self._to_loop(self._results)
+            self._results = []
 
     # What follows runs on the sender's thread, which alone touches libcurl's handles.
 
     def _run(self) -> None:
         multi = pycurl.CurlMulti()
-        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._max_connections)
+        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._concurrency)
         # Kept alive while idle too (libcurl's default shrinks the pool with the load).
-        multi.setopt(pycurl.M_MAXCONNECTS, KEPT_CONNECTIONS_PER_SLOT * self._max_connections)
+        multi.setopt(pycurl.M_MAXCONNECTS, KEPT_CONNECTIONS_PER_SLOT * self._concurrency)
         poller = select.epoll()
         poller.register(self._wake_read, select.EPOLLIN)
         watched: set[int] = set()
@@ -266,23 +301,30 @@ class Sender:
                 if wait_ms == 0 or (wait_ms > 0 and not ready):  # libcurl's timer is due
                     multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
                 self._hand_back(multi, idle, active)
+                self._flush()
         except Exception:
             # The attempts in flight end as errors (retried as any failed attempt), and
             # a new thread takes what waits, after a pause, so a fault cannot spin.
             log.exception("the sender's thread failed")
         finally:
             self._running = False
-            if active:
-                self._to_loop(
-                    [(t.delivery, self._result(t, None, INTERRUPTED)) for t in active.values()]
-                )
+            self._results += [
+                (t.delivery, self._result(t, None, INTERRUPTED)) for t in active.values()
+            ]
+            self._sending.clear()  # none in flight now
             if self._stopping:
-                self._fail_incoming()
+                self._fail_not_started()
             else:
-                loop = self._loop
-                assert loop is not None
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(loop.call_later, RESTART_SECONDS, self._restart)
+                if self._holding:
+                    self._results += [(delivery, None) for delivery in self._not_started()]
+                else:  # what waits, parked or not, is in line for the next thread
+                    self._in_line.extend(d for parked in self._parked.values() for d in parked)
+                    self._parked.clear()
+                    loop = self._loop
+                    assert loop is not None
+                    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                        loop.call_soon_threadsafe(loop.call_later, RESTART_SECONDS, self._restart)
+                self._flush()
             for transfer in [*active.values(), *idle]:
                 transfer.handle.close()
             multi.close()
@@ -294,26 +336,78 @@ class Sender:
         with contextlib.suppress(BlockingIOError):
             os.read(self._wake_read, 4096)
         self._woken = False  # before taking: what comes after this wakes the thread again
-        incoming = self._incoming
+        incoming, in_line = self._incoming, self._in_line
         while incoming:
-            delivery = incoming.popleft()
-            transfer = None
-            try:
-                transfer = idle.pop() if idle else self._new_transfer()
-                self._begin(transfer, delivery)
-                multi.add_handle(transfer.handle)
-            except Exception as exc:  # building, signing or handing over this one
-                # Logged by name only: the message could carry what it was given.
-                log.warning(
-                    "delivery %s could not be sent: %s", delivery.delivery_id, type(exc).__name__
-                )
-                failed = SendResult(time.time(), 0.0, None, None, describe_error(exc))
-                self._to_loop([(delivery, failed)])
-                if transfer is not None:
-                    transfer.reset()
-                    idle.append(transfer)
-                continue
-            active[transfer.handle] = transfer
+            in_line.append(incoming.popleft())
+        if self._holding:
+            self._results += [(delivery, None) for delivery in self._not_started()]
+        else:
+            self._fill_slots(multi, idle, active)
+
+    def _fill_slots(
+        self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
+    ) -> None:
+        """Start what waits in line while slots are free; a delivery whose webhook has its
+        share in flight is parked behind those sends instead, leaving the slot free."""
+        in_line, sending = self._in_line, self._sending
+        while in_line and len(active) < self._concurrency:
+            delivery = in_line.popleft()
+            webhook_id = delivery.webhook_id
+            count = sending.get(webhook_id, 0)
+            if count >= self._endpoint_concurrency:
+                self._parked.setdefault(webhook_id, deque()).append(delivery)
+            elif self._begin(delivery, multi, idle, active):
+                sending[webhook_id] = count + 1
+
+    def _send_next(
+        self,
+        webhook_id: str,
+        multi: pycurl.CurlMulti,
+        idle: list[_Transfer],
+        active: dict[pycurl.Curl, _Transfer],
+    ) -> None:
+        """One of the webhook's attempts ended: its next parked delivery takes the slot,
+        else the slot is free for what waits in line."""
+        while not self._holding and (parked := self._parked.get(webhook_id)):
+            delivery = parked.popleft()
+            if not parked:
+                del self._parked[webhook_id]
+            if self._begin(delivery, multi, idle, active):
+                return
+        if self._sending[webhook_id] == 1:
+            del self._sending[webhook_id]
+        else:
+            self._sending[webhook_id] -= 1
+        if not self._holding:
+            self._fill_slots(multi, idle, active)
+
+    def _begin(
+        self,
+        delivery: ClaimedDelivery,
+        multi: pycurl.CurlMulti,
+        idle: list[_Transfer],
+        active: dict[pycurl.Curl, _Transfer],
+    ) -> bool:
+        """Start the delivery's attempt; False if it could not start (its failed attempt is
+        among the results)."""
+        transfer = None
+        try:
+            transfer = idle.pop() if idle else self._new_transfer()
+            self._prepare(transfer, delivery)
+            multi.add_handle(transfer.handle)
+        except Exception as exc:  # building, signing or handing over this one
+            # Logged by name only: the message could carry what it was given.
+            log.warning(
+                "delivery %s could not be sent: %s", delivery.delivery_id, type(exc).__name__
+            )
+            failed = SendResult(time.time(), 0.0, None, None, describe_error(exc))
+            self._results.append((delivery, failed))
+            if transfer is not None:
+                transfer.reset()
+                idle.append(transfer)
+            return False
+        active[transfer.handle] = transfer
+        return True
 
     def _new_transfer(self) -> _Transfer:
         transfer = _Transfer()
@@ -333,7 +427,7 @@ class Sender:
             handle.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
         return transfer
 
-    def _begin(self, transfer: _Transfer, delivery: ClaimedDelivery) -> None:
+    def _prepare(self, transfer: _Transfer, delivery: ClaimedDelivery) -> None:
         transfer.delivery = delivery
         transfer.started_at = now = time.time()
         transfer.clock = time.perf_counter()
@@ -350,31 +444,27 @@ class Sender:
     def _hand_back(
         self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
     ) -> None:
-        """The finished attempts to the loop, all in one call; those read before a fault
-        too, since they are no longer in ``active`` for the thread's end to account for."""
-        finished: Sent = []
-        try:
-            while True:
-                queued, succeeded, failed = multi.info_read()
-                for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
-                    transfer = active.pop(handle)
-                    try:
-                        multi.remove_handle(handle)
-                        result = self._result(transfer, code, message)
-                    except Exception as exc:  # this attempt's account only: the others go on
-                        log.exception("the outcome of an attempt could not be read")
-                        unread = self._result(transfer, None, describe_error(exc))
-                        finished.append((transfer.delivery, unread))
-                        handle.close()  # it may still be in the multi handle: not reused
-                        continue
-                    finished.append((transfer.delivery, result))
+        """The finished attempts' results, each one's slot to the next that may go."""
+        while True:
+            queued, succeeded, failed = multi.info_read()
+            for handle, code, message in [(h, pycurl.E_OK, "") for h in succeeded] + failed:
+                transfer = active.pop(handle)
+                delivery = transfer.delivery
+                assert delivery is not None
+                try:
+                    multi.remove_handle(handle)
+                    result = self._result(transfer, code, message)
+                except Exception as exc:  # this attempt's account only: the others go on
+                    log.exception("the outcome of an attempt could not be read")
+                    result = self._result(transfer, None, describe_error(exc))
+                    handle.close()  # it may still be in the multi handle: not reused
+                else:
                     transfer.reset()
                     idle.append(transfer)
-                if not queued:
-                    break
-        finally:
-            if finished:
-                self._to_loop(finished)
+                self._results.append((delivery, result))
+                self._send_next(delivery.webhook_id, multi, idle, active)
+            if not queued:
+                break
 
     def _result(self, transfer: _Transfer, code: int | None, message: str) -> SendResult:
         """The attempt as it ended: ``code`` is libcurl's, None when it never started."""

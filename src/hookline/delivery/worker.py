@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Collection
 from typing import NamedTuple
 
@@ -105,19 +105,19 @@ def _count(batch: list[Finished], overtaken: Collection[str]) -> None:
 
 
 class DeliveryWorker:
-    """Each claim's deliveries go to the sender as slots are free (the worker's
-    concurrency, and each webhook's: the rest wait in line, or parked behind their
-    webhook's sends); the sender hands the finished attempts back in batches, each
-    freeing a slot for the next, and their outcomes gather in a buffer that one task
-    records in batches. No task or future per delivery: a hand-back takes one call on
-    the loop for all the attempts it carries."""
+    """Each claim's deliveries go to the sender, which holds them to the worker's
+    concurrency and each webhook's; it hands the finished attempts back in batches, and
+    their outcomes gather in a buffer that one task records in batches. No task or future
+    per delivery: a hand-back takes one call on the loop for all the attempts it
+    carries."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine
         self._settings = settings
         self._sender = Sender(
             timeout=settings.delivery_timeout,
-            max_connections=settings.worker_concurrency,
+            concurrency=settings.worker_concurrency,
+            endpoint_concurrency=settings.endpoint_concurrency,
             allow_private_urls=settings.allow_private_urls,
             on_sent=self._sent,
         )
@@ -144,8 +144,8 @@ class DeliveryWorker:
         # that already: so a webhook has up to one concurrency's worth waiting behind the
         # one being sent, and the next claim runs while those are sent instead of after
         # them (a claim on PostgreSQL takes as long as sending a concurrency's worth).
-        # What waits has one round of sends ahead of it, well within its lease. The sends
-        # themselves are held to the limit, the rest parked until one of them finishes.
+        # What waits has one round of sends ahead of it, well within its lease. The sender
+        # holds the sends themselves to the limit.
         self._claim_ahead = settings.endpoint_concurrency
         self._per_webhook_claimed: Counter[str] = Counter()
         # A claim that took a webhook's whole share is followed at once by another, for
@@ -154,12 +154,6 @@ class DeliveryWorker:
         # stored): it read past their whole backlog, and doing that at every free slot
         # would cost more than the sends.
         self._pass_busy_after = 0.0  # time.monotonic()
-        # At most worker_concurrency attempts in flight (libcurl would queue the rest
-        # inside the attempts' timeouts), at most endpoint_concurrency of one webhook.
-        self._in_flight = 0
-        self._sending: dict[str, int] = {}  # per webhook
-        self._in_line: deque[ClaimedDelivery] = deque()  # claimed, for the next free slot
-        self._parked: dict[str, deque[ClaimedDelivery]] = {}  # behind their webhook's sends
         self._outcomes: list[Finished] = []
         self._outcomes_waiting = asyncio.Event()
         self._last_outcomes = False  # stop: record what is buffered, then end
@@ -196,7 +190,7 @@ class DeliveryWorker:
             except Exception:  # the rest of the stop must still run
                 log.exception("the claim loop failed")
         await self._end_claim_in_flight()
-        self._unsend()
+        self._sender.hold()  # what it has not started comes back unsent
         await self._none_outstanding.wait()  # the sends in flight, each within its timeout
         self._last_outcomes = True
         self._outcomes_waiting.set()
@@ -256,7 +250,7 @@ class DeliveryWorker:
             per_webhook = self._per_webhook_claimed
             for delivery in claimed:
                 per_webhook[delivery.webhook_id] += 1
-                self._dispatch(delivery)
+                self._sender.submit(delivery)
             if len(claimed) == limit:
                 continue  # there may be more due right now
             if busy:
@@ -306,38 +300,20 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _dispatch(self, delivery: ClaimedDelivery) -> None:
-        """A claimed delivery: sent if a slot is free, else in line for the next one."""
-        if self._in_flight < self._settings.worker_concurrency:
-            self._start(delivery)
-        else:
-            self._in_line.append(delivery)
-
-    def _start(self, delivery: ClaimedDelivery) -> bool:
-        """Into a free slot, unless its webhook has its concurrency's worth in flight: then
-        parked behind them, leaving the slot free (False)."""
-        webhook_id = delivery.webhook_id
-        sending = self._sending.get(webhook_id, 0)
-        if sending >= self._settings.endpoint_concurrency:
-            self._parked.setdefault(webhook_id, deque()).append(delivery)
-            return False
-        self._sending[webhook_id] = sending + 1
-        self._in_flight += 1
-        self._sender.submit(delivery)
-        return True
-
     def _sent(self, batch: Sent) -> None:
-        """On the loop, from the sender: finished attempts, each to the outcomes to record,
-        its slot to the next delivery that may go."""
+        """On the loop, from the sender: finished attempts, each to the outcomes to record;
+        deliveries given back unsent (stopping), each to the claims to release."""
         for delivery, result in batch:
             try:
-                self._outcomes.append(self._finish(delivery, result))
+                if result is None:
+                    self._unsent.append(delivery.delivery_id)
+                else:
+                    self._outcomes.append(self._finish(delivery, result))
             except Exception as exc:
                 # Its claim stays leased and expires: the delivery is sent again later.
                 log.error("an attempt's outcome could not be taken", exc_info=exc)
             finally:
                 self._finished(delivery.webhook_id)
-                self._send_next(delivery.webhook_id)
         self._outcomes_waiting.set()
 
     def _finish(self, delivery: ClaimedDelivery, result: SendResult) -> Finished:
@@ -357,33 +333,6 @@ class DeliveryWorker:
                 },
             )
         return Finished(delivery.created_at, delivery.ordering_key is not None, outcome)
-
-    def _send_next(self, webhook_id: str) -> None:
-        """One of the webhook's sends finished: the webhook's next parked delivery takes
-        its slot, else the next in line that may go."""
-        parked = self._parked.get(webhook_id)
-        if parked and not self._stopping:
-            self._sender.submit(parked.popleft())
-            if not parked:
-                del self._parked[webhook_id]
-            return
-        self._in_flight -= 1
-        if self._sending[webhook_id] == 1:
-            del self._sending[webhook_id]
-        else:
-            self._sending[webhook_id] -= 1
-        while self._in_line and not self._stopping:
-            if self._start(self._in_line.popleft()):
-                return
-
-    def _unsend(self) -> None:
-        """Stopping: what waits in line or parked goes unsent, to be released."""
-        waiting = [*self._in_line, *(d for parked in self._parked.values() for d in parked)]
-        self._in_line.clear()
-        self._parked.clear()
-        for delivery in waiting:
-            self._unsent.append(delivery.delivery_id)
-            self._finished(delivery.webhook_id)
 
     def _finished(self, webhook_id: str) -> None:
         self._outstanding -= 1
