@@ -263,22 +263,36 @@ def test_tls_refuses_a_certificate_from_an_unknown_authority(tls_receiver: Recei
 def test_a_hold_gives_back_what_has_not_started_and_lets_the_rest_finish(
     receiver: Receiver,
 ) -> None:
-    """One slot: the first delivery goes out, the next two wait for it; a hold then gives
-    those two back unsent (None) while the first one's attempt ends as it would have."""
-    receiver.script("/held", [Reply(200, b"ok", delay=0.5)])
+    """Two slots, one per webhook: a1 and b1 go out; a2 and b2 are parked behind them, c1
+    waits in line for a slot. A hold gives those three back unsent (None), once each, while
+    a1's and b1's attempts end as they would have."""
+    receiver.script("/held", [Reply(200, b"ok", delay=1.0)])
+    names = ("a1", "a2", "b1", "b2", "c1")
 
-    async def run() -> list[SendResult | None]:
-        sender = AwaitedSender(concurrency=1)
+    async def run() -> tuple[dict[str, SendResult | None], list[str]]:
+        sender = AwaitedSender(concurrency=2, endpoint_concurrency=1)
         await sender.start()
         try:
-            sent = [sender.send(claimed_delivery(receiver.url("/held"))) for _ in range(3)]
-            await asyncio.sleep(0.2)  # the first is in flight, the others in line
+            sent = [
+                sender.send(
+                    claimed_delivery(receiver.url("/held"))._replace(
+                        delivery_id=name, webhook_id=name[0]
+                    )
+                )
+                for name in names
+            ]
+            await asyncio.sleep(0.3)  # a1 and b1 are in flight, the rest wait
             sender.sender.hold()
-            return list(await asyncio.wait_for(asyncio.gather(*sent), 5))
+            results = await asyncio.wait_for(asyncio.gather(*sent), 5)
+            await asyncio.sleep(0.2)  # room for a second hand-back, were there one
+            return dict(zip(names, results, strict=True)), sender.handed_back
         finally:
             await sender.close()
 
-    first, *held = asyncio.run(run())
-    assert first is not None and (first.status_code, first.error) == (200, None)
-    assert held == [None, None]
-    assert len(receiver.at("/held")) == 1
+    results, handed_back = asyncio.run(run())
+    for name in ("a1", "b1"):
+        sent = results[name]
+        assert sent is not None and (sent.status_code, sent.error) == (200, None)
+    assert [results[name] for name in ("a2", "b2", "c1")] == [None, None, None]
+    assert sorted(handed_back) == sorted(names)
+    assert sorted(r.headers["webhook-id"] for r in receiver.at("/held")) == ["a1", "b1"]

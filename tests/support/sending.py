@@ -33,15 +33,24 @@ class AwaitedSender:
     send's future is settled from the batches the sender hands back."""
 
     def __init__(
-        self, allow_private_urls: bool = True, timeout: float = 2, concurrency: int = 4
+        self,
+        allow_private_urls: bool = True,
+        timeout: float = 2,
+        concurrency: int = 4,
+        endpoint_concurrency: int | None = None,
     ) -> None:
         self.sender = Sender(
-            timeout, concurrency, concurrency, allow_private_urls, on_sent=self._settle
+            timeout,
+            concurrency,
+            endpoint_concurrency or concurrency,
+            allow_private_urls,
+            on_sent=self._settle,
         )
         # None for a delivery given back unsent.
         self._waiting: defaultdict[int, deque[asyncio.Future[SendResult | None]]] = defaultdict(
             deque
         )
+        self.handed_back: list[str] = []  # each delivery's id, each time it came back
 
     async def start(self) -> None:
         await self.sender.start()
@@ -57,6 +66,7 @@ class AwaitedSender:
 
     def _settle(self, batch: Sent) -> None:
         for delivery, result in batch:
+            self.handed_back.append(delivery.delivery_id)
             future = self._waiting[id(delivery)].popleft()
             if not future.done():  # a test may have given up on it
                 future.set_result(result)

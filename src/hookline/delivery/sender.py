@@ -176,8 +176,9 @@ class Sender:
         self._stopping = False
         self._holding = False  # no more attempts start: what waits goes back unsent
         self._running = False  # the thread takes deliveries
-        # The thread's own: what it took and has not started, the attempts in flight per
-        # webhook, and this turn's results, handed back together.
+        # The thread's own (and close()'s, once the thread has ended): what it took and has
+        # not started, the attempts in flight per webhook, and this turn's results, handed
+        # back together.
         self._in_line: deque[ClaimedDelivery] = deque()
         self._parked: dict[str, deque[ClaimedDelivery]] = {}
         self._sending: dict[str, int] = {}
@@ -229,9 +230,11 @@ class Sender:
 
     def hold(self) -> None:
         """Start no more attempts: the deliveries not started come back to ``on_sent``
-        unsent (a None result); the attempts in flight go on to their end."""
+        unsent (a None result); the attempts in flight go on to their end. Nothing to do
+        for a sender not started, or closed."""
         self._holding = True
-        self._wake_thread()
+        if self._thread is not None:
+            self._wake_thread()
 
     def _wake_thread(self) -> None:
         if not self._woken:
@@ -264,47 +267,20 @@ class Sender:
     # What follows runs on the sender's thread, which alone touches libcurl's handles.
 
     def _run(self) -> None:
-        multi = pycurl.CurlMulti()
-        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._concurrency)
-        # Kept alive while idle too (libcurl's default shrinks the pool with the load).
-        multi.setopt(pycurl.M_MAXCONNECTS, KEPT_CONNECTIONS_PER_SLOT * self._concurrency)
-        poller = select.epoll()
-        poller.register(self._wake_read, select.EPOLLIN)
-        watched: set[int] = set()
-
-        def on_socket(what: int, fd: int, _multi: object, _data: object) -> None:
-            if what == pycurl.POLL_REMOVE:
-                if fd in watched:
-                    watched.discard(fd)
-                    with contextlib.suppress(OSError):  # closed already: epoll forgot it
-                        poller.unregister(fd)
-            elif fd in watched:
-                poller.modify(fd, SOCKET_EVENTS[what])
-            else:
-                poller.register(fd, SOCKET_EVENTS[what])
-                watched.add(fd)
-
-        multi.setopt(pycurl.M_SOCKETFUNCTION, on_socket)
         idle: list[_Transfer] = []
         active: dict[pycurl.Curl, _Transfer] = {}
         try:
-            while not self._stopping:
-                # libcurl's next timeout is asked for, not called back: a call back into
-                # Python from libcurl costs a hand-over of the interpreter's lock.
-                wait_ms = multi.timeout()
-                ready = poller.poll(-1 if wait_ms < 0 else wait_ms / 1000)
-                for fd, events in ready:
-                    if fd == self._wake_read:
-                        self._take_incoming(multi, idle, active)
-                    else:
-                        multi.socket_action(fd, _curl_events(events))
-                if wait_ms == 0 or (wait_ms > 0 and not ready):  # libcurl's timer is due
-                    multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
-                self._hand_back(multi, idle, active)
-                self._flush()
+            with contextlib.ExitStack() as resources:  # closed in reverse: handles first
+                poller = select.epoll()
+                resources.callback(poller.close)
+                multi = pycurl.CurlMulti()
+                resources.callback(multi.close)
+                resources.callback(_close_handles, idle, active)
+                self._drive(multi, poller, idle, active)
         except Exception:
-            # The attempts in flight end as errors (retried as any failed attempt), and
-            # a new thread takes what waits, after a pause, so a fault cannot spin.
+            # The attempts in flight end as errors (retried as any failed attempt), and,
+            # unless the sender is held or stopping, a new thread takes what waits, after a
+            # pause, so a fault cannot spin.
             log.exception("the sender's thread failed")
         finally:
             self._running = False
@@ -325,10 +301,49 @@ class Sender:
                     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                         loop.call_soon_threadsafe(loop.call_later, RESTART_SECONDS, self._restart)
                 self._flush()
-            for transfer in [*active.values(), *idle]:
-                transfer.handle.close()
-            multi.close()
-            poller.close()
+
+    def _drive(
+        self,
+        multi: pycurl.CurlMulti,
+        poller: select.epoll,
+        idle: list[_Transfer],
+        active: dict[pycurl.Curl, _Transfer],
+    ) -> None:
+        """Turn after turn until the sender stops: wait for a socket, the wake-up pipe or
+        libcurl's timer, let libcurl act, hand back what finished."""
+        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, self._concurrency)
+        # Kept alive while idle too (libcurl's default shrinks the pool with the load).
+        multi.setopt(pycurl.M_MAXCONNECTS, KEPT_CONNECTIONS_PER_SLOT * self._concurrency)
+        poller.register(self._wake_read, select.EPOLLIN)
+        watched: set[int] = set()
+
+        def on_socket(what: int, fd: int, _multi: object, _data: object) -> None:
+            if what == pycurl.POLL_REMOVE:
+                if fd in watched:
+                    watched.discard(fd)
+                    with contextlib.suppress(OSError):  # closed already: epoll forgot it
+                        poller.unregister(fd)
+            elif fd in watched:
+                poller.modify(fd, SOCKET_EVENTS[what])
+            else:
+                poller.register(fd, SOCKET_EVENTS[what])
+                watched.add(fd)
+
+        multi.setopt(pycurl.M_SOCKETFUNCTION, on_socket)
+        while not self._stopping:
+            # libcurl's next timeout is asked for, not called back: a call back into
+            # Python from libcurl costs a hand-over of the interpreter's lock.
+            wait_ms = multi.timeout()
+            ready = poller.poll(-1 if wait_ms < 0 else wait_ms / 1000)
+            for fd, events in ready:
+                if fd == self._wake_read:
+                    self._take_incoming(multi, idle, active)
+                else:
+                    multi.socket_action(fd, _curl_events(events))
+            if wait_ms == 0 or (wait_ms > 0 and not ready):  # libcurl's timer is due
+                multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+            self._hand_back(multi, idle, active)
+            self._flush()
 
     def _take_incoming(
         self, multi: pycurl.CurlMulti, idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]
@@ -525,6 +540,11 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, InvalidInput):
         return f"invalid destination URL: {exc.problems[0].message}"
     return f"could not send: {type(exc).__name__}: {exc}"
+
+
+def _close_handles(idle: list[_Transfer], active: dict[pycurl.Curl, _Transfer]) -> None:
+    for transfer in [*active.values(), *idle]:
+        transfer.handle.close()
 
 
 def _curl_events(events: int) -> int:

@@ -179,6 +179,7 @@ class DeliveryWorker:
         record their outcomes and release the claims not yet sent, so that nothing is left
         locked."""
         self._stopping = True
+        self._sender.hold()  # nothing more starts; what has not started comes back unsent
         self._wake.set()
         self._room.set()
         if self._claim_task is not None:
@@ -190,7 +191,6 @@ class DeliveryWorker:
             except Exception:  # the rest of the stop must still run
                 log.exception("the claim loop failed")
         await self._end_claim_in_flight()
-        self._sender.hold()  # what it has not started comes back unsent
         await self._none_outstanding.wait()  # the sends in flight, each within its timeout
         self._last_outcomes = True
         self._outcomes_waiting.set()

@@ -582,6 +582,7 @@ INSERT_ATTEMPTS = (
 # state, and only count the attempt. The claimed updated_at must match exactly, and
 # SQLite 3.40's reading of a decimal is not always the same double: so it comes as the
 # integers of its ratio (a power of two below), whose quotient is exactly that double.
+# (next_attempt_at may be read a unit in the last place off: it is only a due time.)
 SET_STATES = (
     "UPDATE deliveries SET status = json_extract(outcome.value, '$[7]'), "
     "attempt_count = json_extract(outcome.value, '$[1]'), "
