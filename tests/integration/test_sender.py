@@ -263,9 +263,9 @@ def test_tls_refuses_a_certificate_from_an_unknown_authority(tls_receiver: Recei
 def test_a_hold_gives_back_what_has_not_started_and_lets_the_rest_finish(
     receiver: Receiver,
 ) -> None:
-    """Two slots, one per webhook: a1 and b1 go out; a2 and b2 are parked behind them, c1
-    waits in line for a slot. A hold gives those three back unsent (None), once each, while
-    a1's and b1's attempts end as they would have."""
+    """Two slots, one per webhook: a1 and b1 go out, a2 is parked behind a1, b2 and c1 wait
+    in line for a slot. A hold gives those three back unsent (None), once each, while a1's
+    and b1's attempts end as they would have."""
     receiver.script("/held", [Reply(200, b"ok", delay=1.0)])
     names = ("a1", "a2", "b1", "b2", "c1")
 
@@ -281,7 +281,8 @@ def test_a_hold_gives_back_what_has_not_started_and_lets_the_rest_finish(
                 )
                 for name in names
             ]
-            await asyncio.sleep(0.3)  # a1 and b1 are in flight, the rest wait
+            # a1 and b1 have arrived and wait for their answers; the rest wait their turn.
+            await asyncio.to_thread(receiver.wait_for, "/held", 2, 5)
             sender.sender.hold()
             results = await asyncio.wait_for(asyncio.gather(*sent), 5)
             await asyncio.sleep(0.2)  # room for a second hand-back, were there one
@@ -296,3 +297,16 @@ def test_a_hold_gives_back_what_has_not_started_and_lets_the_rest_finish(
     assert [results[name] for name in ("a2", "b2", "c1")] == [None, None, None]
     assert sorted(handed_back) == sorted(names)
     assert sorted(r.headers["webhook-id"] for r in receiver.at("/held")) == ["a1", "b1"]
+
+
+def test_a_hold_before_the_sender_starts_or_after_it_closes_does_nothing() -> None:
+    """A stop may come after a start that failed: nothing to hold, no pipe to write to."""
+
+    async def run() -> None:
+        sender = AwaitedSender()
+        sender.sender.hold()
+        await sender.start()
+        await sender.close()
+        sender.sender.hold()
+
+    asyncio.run(run())
