@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -160,6 +161,30 @@ def test_a_fault_of_the_senders_thread_ends_its_attempts_and_a_new_thread_goes_o
     first, second = send_all(True, receiver.url("/fault"), receiver.url("/fault"))
     assert (first.status_code, first.error) == (None, INTERRUPTED)
     assert (second.status_code, second.error) == (200, None)
+
+
+def test_a_restart_that_cannot_start_a_thread_is_tried_again(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread fails; the first restart finds the process out of threads (injected);
+    the next one sends."""
+    monkeypatch.setattr(sender_module, "RESTART_SECONDS", 0.05)
+    _fail_once_where_attempts_are_handed_back(monkeypatch)
+    start = threading.Thread.start
+    started: list[str] = []
+
+    def start_but_the_first_restart(thread: threading.Thread) -> None:
+        if thread.name == "hookline-sender":
+            started.append(thread.name)
+            if len(started) == 2:
+                raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_but_the_first_restart)
+    first, second = send_all(True, receiver.url("/no-thread"), receiver.url("/no-thread"))
+    assert (first.status_code, first.error) == (None, INTERRUPTED)
+    assert (second.status_code, second.error) == (200, None)
+    assert len(started) == 3
 
 
 def _fail_once_where_attempts_are_handed_back(monkeypatch: pytest.MonkeyPatch) -> None:

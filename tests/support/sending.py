@@ -76,7 +76,8 @@ def send_all(allow_private: bool, *urls: str, method: str = "post") -> list[Send
     """Each URL's attempt in turn, through one sender started for them (timeout 2 s)."""
 
     async def send(sender: AwaitedSender, url: str) -> SendResult:
-        result = await sender.send(claimed_delivery(url, method))
+        # Bounded: an attempt ends within the sender's timeout, or a fault ends it at once.
+        result = await asyncio.wait_for(sender.send(claimed_delivery(url, method)), 10)
         assert result is not None, "nothing held this sender"
         return result
 

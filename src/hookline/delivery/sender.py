@@ -196,16 +196,27 @@ class Sender:
         self._start_thread()
 
     def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._run, name="hookline-sender", daemon=True)
         self._running = True
-        self._thread = threading.Thread(target=self._run, name="hookline-sender", daemon=True)
-        self._thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            self._running = False
+            raise
+        self._thread = thread
 
     def _restart(self) -> None:
-        """On the loop, after the thread failed: a new one takes what waits."""
+        """On the loop, after the thread failed: a new one takes what waits, or, if none
+        can be started now (the process is out of threads), another try a moment later."""
         if self._stopping or self._running:
             return
         log.warning("the sender's thread is started again")
-        self._start_thread()
+        try:
+            self._start_thread()
+        except RuntimeError:
+            log.exception("the sender's thread could not be started")
+            asyncio.get_running_loop().call_later(RESTART_SECONDS, self._restart)
+            return
         os.write(self._wake_write, b"\0")
 
     async def close(self) -> None:
