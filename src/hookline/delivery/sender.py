@@ -252,17 +252,26 @@ class Sender:
             self._woken = True
             os.write(self._wake_write, b"\0")
 
+    def _unpark(self) -> list[ClaimedDelivery]:
+        """Take every parked delivery, webhook by webhook."""
+        parked = [delivery for line in self._parked.values() for delivery in line]
+        self._parked.clear()
+        return parked
+
     def _not_started(self) -> list[ClaimedDelivery]:
         """Take what waits, in line, parked or not yet taken. On the thread, or once it has
         ended (the loop's appends only ever meet atomic pops)."""
-        waiting = [*self._in_line, *(d for parked in self._parked.values() for d in parked)]
+        waiting = [*self._in_line, *self._unpark()]
         self._in_line.clear()
-        self._parked.clear()
         while True:
             try:
                 waiting.append(self._incoming.popleft())
             except IndexError:
                 return waiting
+
+    def _give_back_not_started(self) -> None:
+        """Held: what waits goes back unsent."""
+        self._results += [(delivery, None) for delivery in self._not_started()]
 
     def _fail_not_started(self) -> None:
         """End what waits, handed back as one batch."""
@@ -303,10 +312,9 @@ class Sender:
                 self._fail_not_started()
             else:
                 if self._holding:
-                    self._results += [(delivery, None) for delivery in self._not_started()]
+                    self._give_back_not_started()
                 else:  # what waits, parked or not, is in line for the next thread
-                    self._in_line.extend(d for parked in self._parked.values() for d in parked)
-                    self._parked.clear()
+                    self._in_line.extend(self._unpark())
                     loop = self._loop
                     assert loop is not None
                     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -366,7 +374,7 @@ class Sender:
         while incoming:
             in_line.append(incoming.popleft())
         if self._holding:
-            self._results += [(delivery, None) for delivery in self._not_started()]
+            self._give_back_not_started()
         else:
             self._fill_slots(multi, idle, active)
 
